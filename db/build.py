@@ -1,0 +1,337 @@
+"""Build db/payerkb.db from policies/ with sqlite-utils.
+
+The database is written to a temporary file beside the target and renamed into place only when
+every step succeeded, so a failed or killed build leaves the last good database serving.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from db import schema
+from db.validate import Policies, Problem, effective_rules, load_policies
+
+TOPIC_COLUMNS = schema.TOPICS
+
+
+class BuildError(Exception):
+    """The build stopped; the previous database is untouched."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    payers: int
+    rules: int
+    sources: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"built {self.path}: {self.payers} payers, {self.rules} rules, "
+            f"{self.sources} sources in {self.seconds:.2f} s"
+        )
+
+
+def _json(value) -> str | None:
+    return json.dumps(value) if value else None
+
+
+def rule_id(payer_id: str, key: str) -> str:
+    return f"{payer_id}--{key}"
+
+
+def _as_of(rule: schema.Rule, kb: Policies) -> str | None:
+    if rule.as_of:
+        return rule.as_of
+    cited = [kb.sources[ref.ref][0] for ref in rule.sources if ref.ref in kb.sources]
+    dated = [s.doc_date for s in cited if s.doc_date]
+    if dated:
+        return max(dated)
+    return max((s.retrieved for s in cited), default=None)
+
+
+def _rule_row(rule: schema.Rule, payer, kb: Policies, located, loc, group_id, origin=None) -> dict:
+    official = any(
+        kb.sources[r.ref][0].kind == "official" for r in rule.sources if r.ref in kb.sources
+    )
+    codes = kb.noc_codes if rule.codes == "all" else list(rule.codes)
+    return {
+        "id": rule_id(payer.id, rule.id),
+        "payer_id": payer.id,
+        "payer_name": payer.name,
+        "rule_key": rule.id,
+        "topic": rule.topic,
+        "setting": rule.setting,
+        "requirement": rule.requirement,
+        "summary": rule.summary,
+        "codes": json.dumps(codes),
+        "threshold_usd": rule.threshold_usd,
+        "pricing_basis": rule.pricing_basis,
+        "percent": rule.percent,
+        "claim_field": _json(rule.claim_fields),
+        "max_chars": rule.max_chars,
+        "unit_rule": rule.unit_rule,
+        "modifiers": _json(rule.modifiers),
+        "ndc_unit_qualifiers": _json(rule.ndc_unit_qualifiers),
+        "ndc_format": rule.ndc_format,
+        "narrative_elements": _json(rule.narrative_elements),
+        "narrative_rejects": _json(rule.narrative_rejects),
+        "invoice_max_age_days": rule.invoice_max_age_days,
+        "submission_channel": rule.submission_channel,
+        "denial_codes": _json(rule.denial_codes),
+        "effective_from": rule.effective_from,
+        "effective_to": rule.effective_to,
+        "as_of": _as_of(rule, kb),
+        "status": rule.status,
+        "origin": origin or rule.origin,
+        "group_id": group_id,
+        "source_count": len(rule.sources),
+        "has_official_source": int(official),
+        "shadowed_by": None,
+        "note": rule.note,
+        "file": located.path,
+        "line": located.line(*loc),
+    }
+
+
+RULE_COLUMNS = {
+    "id": str, "payer_id": str, "payer_name": str, "rule_key": str, "topic": str, "setting": str,
+    "requirement": str, "summary": str, "codes": str, "threshold_usd": float, "pricing_basis": str,
+    "percent": float, "claim_field": str, "max_chars": int, "unit_rule": str, "modifiers": str,
+    "ndc_unit_qualifiers": str, "ndc_format": str, "narrative_elements": str,
+    "narrative_rejects": str, "invoice_max_age_days": int, "submission_channel": str,
+    "denial_codes": str, "effective_from": str, "effective_to": str, "as_of": str, "status": str,
+    "origin": str, "group_id": str, "source_count": int, "has_official_source": int,
+    "shadowed_by": str, "note": str, "file": str, "line": int,
+}
+
+
+def _create_tables(db: sqlite_utils.Database) -> None:
+    db["payers"].create(
+        {"id": str, "name": str, "parent_org": str, "payer_type": str, "states": str,
+         "jurisdiction": str, "website": str, "aliases": str, "includes": str, "note": str,
+         "file": str},
+        pk="id", not_null={"name", "payer_type"},
+    )
+    db["payer_states"].create({"payer_id": str, "state": str}, pk=("payer_id", "state"),
+                              foreign_keys=[("payer_id", "payers", "id")])
+    db["codes"].create(
+        {"code": str, "short_descriptor": str, "long_descriptor": str, "category": str,
+         "drug_kind": str, "setting": str, "is_noc": int, "opps_status_indicator": str,
+         "add_date": str, "term_date": str, "note": str, "sources": str},
+        pk="code",
+    )
+    db["sources"].create(
+        {"id": str, "url": str, "title": str, "publisher": str, "document_id": str,
+         "doc_date": str, "undated": int, "retrieved": str, "kind": str, "sha256": str,
+         "note": str, "file": str},
+        pk="id", not_null={"url", "title", "retrieved", "kind"},
+    )
+    db["rules"].create(RULE_COLUMNS, pk="id", not_null={"payer_id", "topic", "requirement", "status"},
+                       foreign_keys=[("payer_id", "payers", "id")])
+    db["rule_codes"].create({"rule_id": str, "code": str}, pk=("rule_id", "code"),
+                            foreign_keys=[("rule_id", "rules", "id"), ("code", "codes", "code")])
+    db["rule_sources"].create({"rule_id": str, "source_id": str, "locator": str},
+                              pk=("rule_id", "source_id"),
+                              foreign_keys=[("rule_id", "rules", "id"), ("source_id", "sources", "id")])
+    db["modifiers"].create(
+        {"code": str, "meaning": str, "use": str, "effective_from": str, "required_from": str,
+         "effective_to": str, "status": str, "sources": str}, pk="code")
+    db["denial_codes"].create(
+        {"code": str, "kind": str, "meaning": str, "prevention": str, "topics": str,
+         "status": str, "sources": str}, pk="code")
+    db["claim_fields"].create({"id": str, "label": str, "form": str, "note": str}, pk="id")
+    db["synonyms"].create({"group_id": int, "term": str}, pk=("group_id", "term"))
+
+
+def _gap_row(payer: schema.Payer, topic: str, kb: Policies) -> dict:
+    row = {col: None for col in RULE_COLUMNS}
+    row.update(
+        id=rule_id(payer.id, f"gap-{topic.replace('_', '-')}"),
+        payer_id=payer.id, payer_name=payer.name, rule_key=f"gap-{topic.replace('_', '-')}",
+        topic=topic, setting="any", requirement="unknown",
+        summary=f"No public source found yet for this payer's {topic.replace('_', ' ')} rules on NOC drug claims.",
+        codes=json.dumps(kb.noc_codes), status="unconfirmed", origin="gap",
+        source_count=0, has_official_source=0,
+    )
+    return row
+
+
+def _insert(db: sqlite_utils.Database, kb: Policies) -> tuple[int, int]:
+    db["sources"].insert_all(
+        ({**src.model_dump(exclude={"undated"}), "undated": int(src.undated), "file": path}
+         for src, path in kb.sources.values()),
+    )
+    db["codes"].insert_all(
+        {**c.model_dump(exclude={"sources", "is_noc"}), "is_noc": int(c.is_noc),
+         "sources": json.dumps([s.ref for s in c.sources])}
+        for c in kb.codes
+    )
+    db["modifiers"].insert_all(
+        {**m.model_dump(exclude={"sources"}), "sources": json.dumps([s.ref for s in m.sources])}
+        for m in kb.modifiers
+    )
+    db["denial_codes"].insert_all(
+        {**d.model_dump(exclude={"sources", "topics"}), "topics": json.dumps(d.topics),
+         "sources": json.dumps([s.ref for s in d.sources])}
+        for d in kb.denial_codes
+    )
+    db["claim_fields"].insert_all(c.model_dump() for c in kb.claim_fields)
+    db["synonyms"].insert_all(
+        {"group_id": i, "term": term} for i, group in enumerate(kb.synonyms, 1) for term in dict.fromkeys(group)
+    )
+
+    rules, rule_codes, rule_sources = [], [], []
+    by_payer_topic: dict[tuple[str, str], list[dict]] = {}
+    for located in kb.payers:
+        payer = located.model
+        db["payers"].insert({
+            "id": payer.id, "name": payer.name, "parent_org": payer.parent_org,
+            "payer_type": payer.payer_type, "states": _json(payer.states),
+            "jurisdiction": payer.jurisdiction, "website": payer.website,
+            "aliases": _json(payer.aliases), "includes": _json(payer.includes),
+            "note": payer.note, "file": located.path,
+        })
+        db["payer_states"].insert_all({"payer_id": payer.id, "state": s} for s in dict.fromkeys(payer.states))
+        for rule, rule_file, loc, group_id in effective_rules(kb, located):
+            row = _rule_row(rule, payer, kb, rule_file, loc, group_id)
+            rules.append(row)
+            by_payer_topic.setdefault((payer.id, rule.topic), []).append(row)
+            rule_codes.extend({"rule_id": row["id"], "code": c} for c in json.loads(row["codes"]))
+            rule_sources.extend({"rule_id": row["id"], "source_id": r.ref, "locator": r.locator} for r in rule.sources)
+
+    payers_by_id = {p.model.id: p.model for p in kb.payers}
+    for scraped in kb.scraped:
+        for i, rule in enumerate(scraped.model.rules):
+            payer = payers_by_id[rule.payer_id]
+            row = _rule_row(rule, payer, kb, scraped, ("rules", i), None, origin="scraped")
+            row["id"] = rule_id(payer.id, f"scraped-{scraped.model.scraper}-{rule.id}")
+            manual = [r for r in by_payer_topic.get((payer.id, rule.topic), [])
+                      if r["origin"] == "manual" and r["setting"] in (rule.setting, "any")]
+            row["shadowed_by"] = manual[0]["id"] if manual else None
+            rules.append(row)
+            rule_codes.extend({"rule_id": row["id"], "code": c} for c in json.loads(row["codes"]))
+            rule_sources.extend({"rule_id": row["id"], "source_id": r.ref, "locator": r.locator} for r in rule.sources)
+            by_payer_topic.setdefault((payer.id, rule.topic), []).append(row)
+
+    for payer in payers_by_id.values():
+        for topic in TOPIC_COLUMNS:
+            if not any(r["origin"] != "scraped" for r in by_payer_topic.get((payer.id, topic), [])):
+                row = _gap_row(payer, topic, kb)
+                rules.append(row)
+                rule_codes.extend({"rule_id": row["id"], "code": c} for c in kb.noc_codes)
+
+    db["rules"].insert_all(rules)
+    db["rule_codes"].insert_all(rule_codes)
+    db["rule_sources"].insert_all(rule_sources)
+    return len(payers_by_id), len(rules)
+
+
+def _indexes_and_fts(db: sqlite_utils.Database) -> None:
+    for table, cols in (
+        ("rules", ["payer_id"]), ("rules", ["topic"]), ("rules", ["status"]),
+        ("rules", ["requirement"]), ("rules", ["pricing_basis"]), ("rules", ["payer_id", "topic"]),
+        ("rule_codes", ["code"]), ("rule_sources", ["source_id"]), ("payers", ["payer_type"]),
+        ("payer_states", ["state"]), ("sources", ["doc_date"]),
+    ):
+        db[table].create_index(cols, if_not_exists=True)
+    fts = {
+        "rules": ["summary", "payer_name", "topic", "pricing_basis", "note"],
+        "payers": ["name", "parent_org", "aliases", "jurisdiction", "states"],
+        "sources": ["title", "publisher", "document_id", "url"],
+        "codes": ["code", "short_descriptor", "long_descriptor", "category"],
+    }
+    for table, cols in fts.items():
+        db[table].enable_fts(cols, tokenize="porter", create_triggers=False, replace=True)
+        db[table].rebuild_fts()
+        db.execute(f"insert into {table}_fts({table}_fts, rank) values('integrity-check', 1)")
+
+
+def _views(db: sqlite_utils.Database) -> None:
+    topic_cols = ",\n  ".join(
+        f"""(select case when sum(r.status = 'conflicting') > 0 then 'conflicting'
+                else group_concat(distinct r.requirement) end
+            from rules r where r.payer_id = p.id and r.topic = '{t}' and r.origin != 'scraped'
+              and r.status != 'superseded') as {t}"""
+        for t in TOPIC_COLUMNS
+    )
+    db.create_view("payer_matrix", f"""
+select p.id as payer_id, p.name as payer_name, p.payer_type, p.states, p.jurisdiction,
+  {topic_cols}
+from payers p order by p.payer_type, p.name""", replace=True)
+    db.create_view("j3590_rules", """
+select r.id as rule_id, r.payer_id, p.name as payer_name, p.payer_type, p.states, r.topic,
+  r.setting, r.requirement, r.summary, r.threshold_usd, r.pricing_basis, r.percent,
+  r.claim_field, r.max_chars, r.unit_rule, r.modifiers, r.effective_from, r.as_of, r.status,
+  r.origin,
+  (select group_concat(s.url, ' ') from rule_sources rs join sources s on s.id = rs.source_id
+    where rs.rule_id = r.id) as source_urls
+from rules r join rule_codes rc on rc.rule_id = r.id and rc.code = 'J3590'
+join payers p on p.id = r.payer_id
+order by p.payer_type, p.name, r.topic""", replace=True)
+    db.create_view("rule_citations", """
+select r.id as rule_id, r.payer_id, r.topic, r.requirement, r.status, s.id as source_id,
+  s.url, s.title, s.publisher, s.kind, s.doc_date, s.undated, s.retrieved, rs.locator
+from rules r join rule_sources rs on rs.rule_id = r.id join sources s on s.id = rs.source_id""", replace=True)
+    db.create_view("stale_sources", """
+select s.*, cast(julianday('now') - julianday(s.doc_date) as integer) as age_days,
+  (select count(*) from rule_sources rs where rs.source_id = s.id) as rules_citing
+from sources s
+where s.doc_date is not null and s.doc_date < date('now', '-3 years')
+order by s.doc_date""", replace=True)
+
+
+def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", extra_steps=None) -> BuildResult:
+    """Validate, then build the database atomically. Raises BuildError on any problem."""
+    started = time.perf_counter()
+    out = Path(out)
+    kb, problems = load_policies(policies)
+    if problems:
+        raise BuildError(f"{len(problems)} problem(s) in {policies}; the database was not changed", problems)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    for leftover in out.parent.glob(f"{out.name}.tmp-*"):
+        leftover.unlink(missing_ok=True)  # left by a build that was killed half-way
+    try:
+        db = sqlite_utils.Database(tmp)
+        db.conn.execute("pragma journal_mode = off")
+        db.conn.execute("pragma synchronous = off")
+        db.conn.execute("pragma foreign_keys = on")
+        with db.conn:
+            _create_tables(db)
+            n_payers, n_rules = _insert(db, kb)
+        _indexes_and_fts(db)
+        _views(db)
+        steps = default_steps() if extra_steps is None else (extra_steps, [])
+        for step in steps[0]:
+            step(db, kb, out)
+        bad_fk = db.execute("pragma foreign_key_check").fetchall()
+        if bad_fk:
+            raise BuildError(f"foreign key check failed: {bad_fk[:5]}")
+        db.execute("pragma optimize")
+        db.conn.commit()
+        db.close()
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    for step in steps[1]:
+        step(out, kb)
+    return BuildResult(out, n_payers, n_rules, len(kb.sources), time.perf_counter() - started)
+
+
+def default_steps() -> tuple[list, list]:
+    """Further build steps: (before the rename, on the new database; after it, on the final path)."""
+    from db import steps
+
+    return steps.STEPS, steps.AFTER_STEPS

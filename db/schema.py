@@ -1,0 +1,337 @@
+"""The shape of every file in policies/, as pydantic models.
+
+One model per kind of file. Field names here are the column names of the public data contract
+(see docs/data-contract.md), so a YAML key, a SQLite column and a JSON API key are the same word.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlparse
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+TOPICS = (
+    "prior_auth",
+    "invoice",
+    "pricing",
+    "ndc",
+    "narrative",
+    "units",
+    "modifiers",
+    "documentation",
+    "submission",
+    "coding",
+)
+PAYER_TYPES = (
+    "medicare_national",
+    "medicare_mac",
+    "medicare_advantage",
+    "commercial",
+    "bcbs",
+    "medicaid_ffs",
+    "medicaid_mco",
+    "tricare",
+    "other",
+)
+SETTINGS = ("professional", "outpatient_facility", "asc", "dme", "any")
+REQUIREMENTS = ("required", "conditional", "not_required", "unknown")
+STATUSES = ("sourced", "conflicting", "unconfirmed", "superseded", "needs_review")
+ORIGINS = ("manual", "scraped")
+PRICING_BASES = (
+    "asp",
+    "asp_noc_file",
+    "wac",
+    "awp",
+    "invoice",
+    "fee_schedule",
+    "ndc_fee_schedule",
+    "billed_charges",
+    "manual_review",
+)
+UNIT_RULES = ("one_unit", "per_payer_billing_unit", "ndc_units", "per_container", "per_descriptor")
+NDC_UNIT_QUALIFIERS = ("UN", "ML", "GR", "F2", "ME")
+NDC_FORMATS = ("11_digit_no_separators", "5-4-2_with_dashes")
+NARRATIVE_ELEMENTS = (
+    "drug_name",
+    "dose",
+    "strength",
+    "route",
+    "ndc",
+    "frequency",
+    "date",
+    "unit_of_measure",
+    "manufacturer",
+    "units_to_dose",
+    "vial_type",
+)
+SUBMISSION_CHANNELS = ("paper", "electronic", "either")
+US_STATES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
+    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP"
+).split()
+
+
+def _check_date(value: str) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"dates are written YYYY-MM-DD, got {value!r}")
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real calendar date") from None
+    return value
+
+
+def _check_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"source URLs must be http(s) addresses, got {value!r}")
+    if any(ch.isspace() for ch in value):
+        raise ValueError(f"a URL cannot contain spaces: {value!r}")
+    return value
+
+
+def _check_hcpcs(value: str) -> str:
+    if not re.fullmatch(r"[A-V][0-9]{4}", value):
+        raise ValueError(
+            f"{value!r} is not a HCPCS Level II code (a letter A-V and four digits, e.g. J3590)"
+        )
+    return value
+
+
+IsoDate = Annotated[str, AfterValidator(_check_date)]
+HttpUrl = Annotated[str, AfterValidator(_check_url)]
+Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
+HcpcsCode = Annotated[str, AfterValidator(_check_hcpcs)]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=True)
+
+
+class Source(Strict):
+    id: Slug
+    url: HttpUrl
+    title: Text
+    publisher: Text
+    document_id: str | None = None
+    doc_date: IsoDate | None = Field(None, description="the date the source itself shows")
+    undated: bool = Field(False, description="true when the source shows no date at all")
+    retrieved: IsoDate
+    kind: Literal["official", "secondary"]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _dated_or_marked_undated(self):
+        if self.doc_date and self.undated:
+            raise ValueError("a source is either dated (doc_date) or undated: true, not both")
+        if not self.doc_date and not self.undated:
+            raise ValueError(
+                "give doc_date (the date the source shows) or say undated: true when it shows none"
+            )
+        return self
+
+
+class SourceRef(Strict):
+    ref: Slug
+    locator: str | None = Field(None, description="section heading, table or paragraph")
+
+
+class Rule(Strict):
+    id: Slug
+    topic: Literal[TOPICS]
+    setting: Literal[SETTINGS] = "any"
+    codes: list[HcpcsCode] | Literal["all"] = Field(min_length=1)
+    requirement: Literal[REQUIREMENTS]
+    summary: Annotated[str, Field(min_length=10, max_length=600)]
+    threshold_usd: Annotated[float, Field(ge=0)] | None = None
+    pricing_basis: Literal[PRICING_BASES] | None = None
+    percent: Annotated[float, Field(gt=0, le=1000)] | None = None
+    claim_fields: list[Slug] | None = None
+    max_chars: Annotated[int, Field(gt=0, le=10000)] | None = None
+    unit_rule: Literal[UNIT_RULES] | None = None
+    modifiers: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$")]] | None = None
+    ndc_unit_qualifiers: list[Literal[NDC_UNIT_QUALIFIERS]] | None = None
+    ndc_format: Literal[NDC_FORMATS] | None = None
+    narrative_elements: list[Literal[NARRATIVE_ELEMENTS]] | None = None
+    narrative_rejects: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = None
+    invoice_max_age_days: Annotated[int, Field(gt=0, le=3650)] | None = None
+    submission_channel: Literal[SUBMISSION_CHANNELS] | None = None
+    denial_codes: list[Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,8}$")]] | None = None
+    effective_from: IsoDate | None = None
+    effective_to: IsoDate | None = None
+    as_of: IsoDate | None = None
+    status: Literal[STATUSES]
+    origin: Literal[ORIGINS] = "manual"
+    sources: list[SourceRef] = Field(default_factory=list)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not self.sources and self.status not in ("unconfirmed",):
+            raise ValueError(
+                f"rule {self.id!r} has no source, so its status must be 'unconfirmed' "
+                f"(it is {self.status!r})"
+            )
+        if self.status == "needs_review" and self.origin != "scraped":
+            raise ValueError("status 'needs_review' is only for scraped rules (origin: scraped)")
+        if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
+            raise ValueError(
+                f"effective_to {self.effective_to} is before effective_from {self.effective_from}"
+            )
+        if self.percent is not None and self.pricing_basis is None:
+            raise ValueError("a percent needs a pricing_basis (the percent of what?)")
+        return self
+
+
+class Payer(Strict):
+    id: Slug
+    name: Text
+    parent_org: str | None = None
+    payer_type: Literal[PAYER_TYPES]
+    states: list[Literal[tuple(US_STATES)]] = Field(default_factory=list)
+    jurisdiction: str | None = None
+    website: HttpUrl | None = None
+    aliases: list[Text] = Field(default_factory=list)
+    includes: list[Slug] = Field(
+        default_factory=list, description="rule groups (policies/groups/) this payer applies"
+    )
+    sources: list[Source] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    note: str | None = None
+
+
+class RuleGroup(Strict):
+    """Rules written once and applied to several payers (a MAC's jurisdictions, CMS national)."""
+
+    id: Slug
+    name: Text
+    description: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    rules: list[Rule] = Field(min_length=1)
+
+
+class SourcesFile(Strict):
+    sources: list[Source]
+
+
+class Code(Strict):
+    code: HcpcsCode
+    short_descriptor: Text
+    long_descriptor: Text
+    category: Text
+    drug_kind: Literal[
+        "biologic",
+        "drug",
+        "antineoplastic",
+        "oral_chemo",
+        "oral_non_chemo",
+        "oral_antiemetic",
+        "rectal_antiemetic",
+        "compounded",
+        "immunosuppressive",
+        "inhalation_dme",
+        "non_inhalation_dme",
+        "esrd",
+        "clotting_factor",
+        "immune_globulin",
+        "radiopharmaceutical_diagnostic",
+        "radiopharmaceutical_therapeutic",
+        "contrast",
+    ]
+    setting: Literal[SETTINGS] = "any"
+    is_noc: bool = True
+    opps_status_indicator: str | None = None
+    add_date: IsoDate | None = None
+    term_date: IsoDate | None = None
+    note: str | None = None
+    sources: list[SourceRef] = Field(min_length=1)
+
+
+class CodesFile(Strict):
+    sources: list[Source] = Field(default_factory=list)
+    codes: list[Code]
+
+
+class Modifier(Strict):
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$")]
+    meaning: Text
+    use: Text
+    effective_from: IsoDate | None = None
+    required_from: IsoDate | None = None
+    effective_to: IsoDate | None = None
+    sources: list[SourceRef] = Field(default_factory=list)
+    status: Literal[STATUSES] = "sourced"
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        if not self.sources and self.status != "unconfirmed":
+            raise ValueError(f"modifier {self.code} has no source, so its status must be 'unconfirmed'")
+        return self
+
+
+class ModifiersFile(Strict):
+    sources: list[Source] = Field(default_factory=list)
+    modifiers: list[Modifier]
+
+
+class DenialCode(Strict):
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,8}$")]
+    kind: Literal["CARC", "RARC", "group", "payer"]
+    meaning: Text
+    prevention: Text
+    topics: list[Literal[TOPICS]] = Field(default_factory=list)
+    sources: list[SourceRef] = Field(default_factory=list)
+    status: Literal[STATUSES] = "sourced"
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        if not self.sources and self.status != "unconfirmed":
+            raise ValueError(f"denial code {self.code} has no source, so its status must be 'unconfirmed'")
+        return self
+
+
+class DenialCodesFile(Strict):
+    sources: list[Source] = Field(default_factory=list)
+    denial_codes: list[DenialCode]
+
+
+class ClaimField(Strict):
+    id: Slug
+    label: Text
+    form: Literal["CMS-1500", "837P", "837I", "UB-04", "NCPDP"]
+    note: str | None = None
+
+
+class ClaimFieldsFile(Strict):
+    claim_fields: list[ClaimField]
+
+
+class SynonymsFile(Strict):
+    """Search synonyms: each group is a list of terms a user may type for the same thing."""
+
+    synonyms: list[Annotated[list[Text], Field(min_length=2)]]
+
+
+class ScrapedRule(Rule):
+    """A rule a scraper extracted: it names its payer and waits for review."""
+
+    payer_id: Slug
+    origin: Literal["scraped"] = "scraped"
+    status: Literal[STATUSES] = "needs_review"
+
+
+class ScrapedFile(Strict):
+    """policies/scraped/<source>.yml, written only by scrapers."""
+
+    scraper: Slug
+    retrieved: str
+    sources: list[Source] = Field(default_factory=list)
+    rules: list[ScrapedRule] = Field(default_factory=list)

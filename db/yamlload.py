@@ -1,0 +1,131 @@
+"""Load YAML while remembering the line of every key and list item.
+
+Validation errors must point at `file.yml:LINE`, so the loader keeps, for each mapping and
+sequence, the 1-based line where each key (or item) starts. Dates stay strings: PyYAML's own
+timestamp resolver would turn an impossible date such as 2023-02-30 into a crash without a line
+number, so dates are checked later by the schema, where the line is known.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class LineDict(dict):
+    """A dict that knows the line of each of its keys (`key_lines`) and where it starts (`line`)."""
+
+    line: int = 0
+    key_lines: dict
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key_lines = {}
+
+
+class LineList(list):
+    """A list that knows the line of each item (`item_lines`) and where it starts (`line`)."""
+
+    line: int = 0
+    item_lines: list
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item_lines = []
+
+
+class PolicyYAMLError(Exception):
+    """A YAML file that cannot be read, with the line where reading failed."""
+
+    def __init__(self, path: Path, line: int, message: str):
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+# Keep timestamps as plain strings (see module docstring).
+_LineLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be plain text", key_node.start_mark
+            )
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first at line {result.key_lines[key]})",
+                key_node.start_mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode, deep: bool = False) -> LineList:
+    result = LineList()
+    result.line = node.start_mark.line + 1
+    for item_node in node.value:
+        result.append(loader.construct_object(item_node, deep=True))
+        result.item_lines.append(item_node.start_mark.line + 1)
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_yaml(path: Path) -> Any:
+    """Read one YAML file; raise PolicyYAMLError with the failing line on any problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PolicyYAMLError(path, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise PolicyYAMLError(path, 1, f"cannot read file: {exc.strerror}") from None
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context_mark and exc.problem_mark and exc.problem_mark.index >= len(text.rstrip()):
+            # the file ended inside something still open: point at where it was opened
+            line = exc.context_mark.line + 1
+            problem = f"{exc.context} was never closed ({problem})"
+        if "\t" in text and "found character '\\t'" in str(problem):
+            problem += " (YAML indentation must use spaces, not tabs)"
+        raise PolicyYAMLError(path, line, f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise PolicyYAMLError(path, 1, f"YAML error: {exc}") from None
+
+
+def line_of(data: Any, loc: tuple) -> int:
+    """The line of the deepest element of `loc` (a pydantic error location) found in `data`."""
+    line = getattr(data, "line", 1) or 1
+    node = data
+    for part in loc:
+        if isinstance(node, LineDict) and part in node:
+            line = node.key_lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.item_lines[part]
+            node = node[part]
+        else:
+            break
+    return line

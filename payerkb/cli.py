@@ -1,0 +1,137 @@
+"""The `payerkb` command line: validate, build and serve the knowledge base, and ask it things."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from db.build import BuildError, build as build_database
+from db.validate import load_policies
+
+DEFAULT_DB = Path("db/payerkb.db")
+DEFAULT_POLICIES = Path("policies")
+DEFAULT_METADATA = Path("metadata.yml")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="payerkb")
+def cli():
+    """payerkb: what each US payer requires on claims for drugs billed under HCPCS
+    "not otherwise classified" codes (J3590, J3490, C9399, J9999 and siblings).
+
+    Typical use: `payerkb validate`, then `payerkb build`, then `payerkb serve`.
+    """
+
+
+def _report_problems(problems) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    click.secho(f"{len(problems)} problem(s) found.", fg="red", err=True)
+
+
+@cli.command()
+@click.option("--policies", "policies_dir", type=click.Path(path_type=Path), default=DEFAULT_POLICIES,
+              show_default=True, help="Folder of policy YAML files.")
+def validate(policies_dir: Path):
+    """Check every YAML file under policies/ and report problems as FILE:LINE: message.
+
+    Exits 0 when all files are valid, 1 when any problem was found.
+    """
+    kb, problems = load_policies(policies_dir)
+    if problems:
+        _report_problems(problems)
+        sys.exit(1)
+    n_rules = sum(len(p.model.rules) for p in kb.payers) + sum(len(g.model.rules) for g in kb.groups.values())
+    click.echo(
+        f"ok: {len(kb.payers)} payers, {len(kb.groups)} rule groups, {n_rules} rules written, "
+        f"{len(kb.sources)} sources, {len(kb.codes)} codes"
+    )
+
+
+@cli.command()
+@click.option("--policies", "policies_dir", type=click.Path(path_type=Path), default=DEFAULT_POLICIES,
+              show_default=True, help="Folder of policy YAML files.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=DEFAULT_DB, show_default=True,
+              help="Database file to write (replaced only when the build succeeds).")
+def build(policies_dir: Path, out: Path):
+    """Validate policies/ and build the SQLite database (and its search index).
+
+    The new database is written beside the old one and renamed into place only when every step
+    succeeded: a failed build leaves the previous database as it was.
+    """
+    try:
+        result = build_database(policies_dir, out)
+    except BuildError as exc:
+        if exc.problems:
+            _report_problems(exc.problems)
+        click.secho(f"build failed: {exc}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(result.summary())
+
+
+def datasette_command(db: Path, port: int, host: str, metadata: Path) -> list[str]:
+    """The datasette command line payerkb serves with (immutable, read-only, with limits)."""
+    exe = shutil.which("datasette", path=os.path.dirname(sys.executable)) or "datasette"
+    cmd = [exe, "serve", "-i", str(db), "-m", str(metadata), "--host", host, "--port", str(port)]
+    inspect = db.with_suffix(".inspect.json")
+    if inspect.exists():
+        cmd += ["--inspect-file", str(inspect)]
+    for setting, value in SERVE_SETTINGS.items():
+        cmd += ["--setting", setting, str(value)]
+    return cmd
+
+
+SERVE_SETTINGS = {
+    "sql_time_limit_ms": 3000,
+    "max_returned_rows": 2000,
+    "suggest_facets": "off",
+    "num_sql_threads": 3,
+    "default_page_size": 100,
+}
+
+
+@cli.command()
+@click.option("--db", "db", type=click.Path(path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--metadata", type=click.Path(path_type=Path), default=DEFAULT_METADATA, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("-p", "--port", default=8001, show_default=True, type=int)
+@click.option("--build/--no-build", "do_build", default=False,
+              help="Build the database from policies/ first.")
+def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
+    """Serve the database with Datasette (immutable mode, metadata.yml, the payerkb plugin)."""
+    if do_build:
+        try:
+            click.echo(build_database(DEFAULT_POLICIES, db).summary())
+        except BuildError as exc:
+            if exc.problems:
+                _report_problems(exc.problems)
+            click.secho(f"build failed: {exc}", fg="red", err=True)
+            if not db.exists():
+                sys.exit(1)
+            click.echo(f"serving the previous database {db}", err=True)
+    if not db.exists():
+        click.secho(f"{db} does not exist: run `payerkb build` first.", fg="red", err=True)
+        sys.exit(1)
+    url = f"http://{host}:{port}/"
+    click.echo(f"payerkb is serving {db} on {url}")
+    click.echo(f"  try: {url}payerkb/payer_matrix   (every payer x topic)")
+    click.echo(f"       {url}payerkb/rules?_search=invoice")
+    click.echo(f"       {url}payerkb/payers.json?_shape=array")
+    sys.stdout.flush()
+    cmd = datasette_command(db, port, host, metadata)
+    os.execvp(cmd[0], cmd)
+
+
+# Commands that live in their own modules register themselves here.
+
+
+def main():  # pragma: no cover - console entry point
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,23 @@
+"""The payerkb Datasette plugin: collects the routes and template variables of payerkb's pages.
+
+Each feature keeps its own module under payerkb/web/ exposing ROUTES, a list of
+(regex, view) pairs; this module hands them all to Datasette.
+"""
+from datasette import hookimpl
+
+from payerkb.web import FEATURE_MODULES
+
+
+@hookimpl
+def register_routes():
+    routes = []
+    for module in FEATURE_MODULES:
+        routes.extend(getattr(module, "ROUTES", []))
+    return routes
+
+
+@hookimpl
+def extra_template_vars(datasette):
+    return {"payerkb_links": [
+        (label, path) for module in FEATURE_MODULES for label, path in getattr(module, "NAV_LINKS", [])
+    ]}

@@ -1,0 +1,47 @@
+"""Shared fixtures: the knowledge base built once from the real policies/, and a Datasette on it."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+METADATA = ROOT / "metadata.yml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def built_db(tmp_path_factory) -> Path:
+    """db built from the shipped policies/ (database name: payerkb)."""
+    from db.build import build
+
+    out = tmp_path_factory.mktemp("built") / "payerkb.db"
+    build(POLICIES, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def metadata() -> dict:
+    return yaml.safe_load(METADATA.read_text())
+
+
+@pytest.fixture(scope="session")
+def ds(built_db, metadata):
+    from datasette.app import Datasette
+
+    from payerkb.cli import SERVE_SETTINGS
+
+    settings = {k: v for k, v in SERVE_SETTINGS.items()}
+    settings["suggest_facets"] = False
+    return Datasette(immutables=[str(built_db)], metadata=metadata, settings=settings)
+
+
+@pytest.fixture()
+def policies_copy(tmp_path) -> Path:
+    """A private copy of policies/ that a test may break."""
+    dest = tmp_path / "policies"
+    shutil.copytree(POLICIES, dest)
+    return dest

@@ -1,0 +1,92 @@
+"""Datasette with metadata.yml and the payerkb plugin, through its test client."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_home_and_database_pages(ds):
+    home = await ds.client.get("/")
+    assert home.status_code == 200 and "payerkb" in home.text
+    db_page = await ds.client.get("/payerkb")
+    assert db_page.status_code == 200
+    assert "A payer&#39;s rules for a code" in db_page.text or "A payer's rules for a code" in db_page.text
+
+
+@pytest.mark.asyncio
+async def test_payers_json_array(ds):
+    r = await ds.client.get("/payerkb/payers.json?_shape=array")
+    assert r.status_code == 200
+    payers = r.json()
+    assert {"id", "name", "payer_type", "states"} <= set(payers[0])
+    assert "medicare-palmetto-jj" in {p["id"] for p in payers}
+
+
+@pytest.mark.asyncio
+async def test_table_row_and_search(ds):
+    table = await ds.client.get("/payerkb/rules")
+    assert table.status_code == 200
+    row = await ds.client.get("/payerkb/rules/medicare-palmetto-jj--narrative-professional.json?_shape=array")
+    assert row.status_code == 200
+    assert row.json()[0]["topic"] == "narrative"
+    found = await ds.client.get("/payerkb/rules.json?_search=invoices&_shape=array")
+    assert found.status_code == 200
+    assert found.json(), "stemmed search for 'invoices' found nothing"
+    assert all("invoice" in (r["summary"] + (r["note"] or "")).lower() for r in found.json())
+
+
+@pytest.mark.asyncio
+async def test_column_descriptions_for_every_table(ds, metadata, built_db):
+    import sqlite_utils
+
+    db = sqlite_utils.Database(built_db)
+    tables = metadata["databases"]["payerkb"]["tables"]
+    for name in db.table_names():
+        if name.endswith(("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config")) or name.startswith("sqlite_"):
+            continue
+        assert name in tables, f"table {name} has no metadata"
+        assert tables[name].get("description"), name
+        missing = set(db[name].columns_dict) - set(tables[name].get("columns", {}))
+        assert not missing, f"{name}: no description for {sorted(missing)}"
+    for view in db.view_names():
+        assert tables.get(view, {}).get("description"), f"view {view} has no description"
+
+
+CANNED_EXAMPLES = {
+    "rules_for_payer_and_code": {"payer": "medicare-palmetto-jj", "code": "j3590"},
+    "invoice_required_by_threshold": {"code": ""},
+    "prior_auth_for_code": {"code": "J3590"},
+    "pricing_basis_by_payer_type": {"payer_type": "", "basis": "wac"},
+    "conflicting_or_unconfirmed": {"status": ""},
+    "sources_older_than": {"days": "1095"},
+}
+
+
+@pytest.mark.asyncio
+async def test_every_canned_query_is_described_and_runs(ds, metadata):
+    queries = metadata["databases"]["payerkb"]["queries"]
+    assert len(queries) >= 6
+    for name, query in queries.items():
+        assert query.get("title") and query.get("description"), name
+        params = CANNED_EXAMPLES.get(name, {})
+        qs = "&".join(f"{k}={v}" for k, v in params.items())
+        r = await ds.client.get(f"/payerkb/{name}.json?_shape=array&{qs}")
+        assert r.status_code == 200, (name, r.text[:300])
+        assert isinstance(r.json(), list)
+
+
+@pytest.mark.asyncio
+async def test_rules_for_payer_and_code_answers_with_sources(ds):
+    r = await ds.client.get("/payerkb/rules_for_payer_and_code.json?_shape=array&payer=medicare-palmetto-jj&code=J3590")
+    rows = r.json()
+    topics = {row["topic"] for row in rows}
+    assert {"narrative", "pricing", "modifiers"} <= topics
+    narrative = next(row for row in rows if row["topic"] == "narrative")
+    assert "palmettogba.com" in narrative["source_urls"]
+
+
+@pytest.mark.asyncio
+async def test_pricing_at_percent_of_wac_is_queryable(ds):
+    r = await ds.client.get("/payerkb/pricing_basis_by_payer_type.json?_shape=array&payer_type=&basis=wac")
+    rows = r.json()
+    assert rows and all(row["pricing_basis"] == "wac" for row in rows)
