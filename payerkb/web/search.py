@@ -1,0 +1,3 @@
+"""payerkb web feature: search (routes registered through payerkb/plugin.py)."""
+ROUTES: list = []
+NAV_LINKS: list = []
