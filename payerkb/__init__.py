@@ -1,0 +1,6 @@
+"""payerkb: the knowledge base's CLI, search, claim check and Datasette plugin.
+
+The package itself is the Datasette plugin entry point (see pyproject.toml), so that Datasette
+serves payerkb/templates/ and payerkb/static/; the hooks live in payerkb/plugin.py.
+"""
+from payerkb.plugin import extra_template_vars, register_routes  # noqa: F401
