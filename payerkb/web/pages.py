@@ -1,3 +1,248 @@
-"""payerkb web feature: pages (routes registered through payerkb/plugin.py)."""
-ROUTES: list = []
-NAV_LINKS: list = []
+"""payerkb's own pages: home, payers, codes, compare, matrix and changes, each with a JSON twin.
+
+Every view asks payerkb.queries for its data and then renders it as HTML (templates in
+payerkb/templates/), as JSON (the same dict), or as CSV / Atom where the page offers them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from urllib.parse import urlencode
+
+from datasette.utils.asgi import Response
+
+from db.schema import PAYER_TYPES, US_STATES
+from payerkb import queries
+from payerkb.web.pages_feed import atom_feed
+from payerkb.web.pages_labels import CHANGE_KIND_LABELS, TEMPLATE_HELPERS
+
+DATABASE = "payerkb"
+
+
+class BadRequest(Exception):
+    """A query parameter is wrong; the message names it (answered with 400)."""
+
+
+class NotFound(Exception):
+    """The payer or code asked for does not exist (answered with 404)."""
+
+
+def kb_database(datasette):
+    """The payerkb database: the one named payerkb, else the first one served."""
+    if DATABASE in datasette.databases:
+        return datasette.get_database(DATABASE)
+    for name, db in datasette.databases.items():
+        if not name.startswith("_"):
+            return db
+    raise LookupError("no database is being served")
+
+
+async def _query(datasette, fn, *args, **kwargs):
+    return await kb_database(datasette).execute_fn(lambda conn: fn(conn, *args, **kwargs))
+
+
+def _param(request, name: str, allowed=None) -> str | None:
+    value = (request.args.get(name) or "").strip()
+    if not value:
+        return None
+    if allowed is not None and value not in allowed:
+        raise BadRequest(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _state(request) -> str | None:
+    value = _param(request, "state")
+    if value and value.upper() not in US_STATES:
+        raise BadRequest(f"state: {value!r} is not a two-letter US state or territory code")
+    return value.upper() if value else None
+
+
+def _page(request) -> int:
+    value = _param(request, "page") or "1"
+    if not value.isdigit() or int(value) < 1:
+        raise BadRequest(f"page: {value!r} is not a page number (1, 2, ...)")
+    return int(value)
+
+
+def _url_with(request, **changes) -> str:
+    """The current path with some query parameters replaced (None drops one)."""
+    args = {k: request.args.getlist(k) for k in request.args.keys()}
+    args.update({k: [v] for k, v in changes.items()})
+    args = {k: [v for v in vs if v not in (None, "")] for k, vs in args.items()}
+    query = urlencode({k: vs for k, vs in args.items() if vs}, doseq=True)
+    return request.path + (f"?{query}" if query else "")
+
+
+def _json_url(request) -> str:
+    path = "/-/home" if request.path == "/" else request.path
+    return path + ".json" + (f"?{request.query_string}" if request.query_string else "")
+
+
+async def _html(datasette, request, template: str, data: dict, status: int = 200) -> Response:
+    context = {"data": data, "url_with": lambda **kw: _url_with(request, **kw),
+               "json_url": _json_url(request), **TEMPLATE_HELPERS}
+    html = await datasette.render_template(template, context, request=request)
+    return Response.html(html, status=status)
+
+
+def _json(data, status: int = 200) -> Response:
+    return Response(json.dumps(data, default=str), status=status,
+                    content_type="application/json; charset=utf-8",
+                    headers={"Access-Control-Allow-Origin": "*"})
+
+
+async def _error(datasette, request, status: int, message: str, fmt: str | None) -> Response:
+    if fmt == ".json":
+        return _json({"ok": False, "status": status, "error": message}, status)
+    data = {"status": status, "error": message, "title": "Not found" if status == 404 else "Bad request"}
+    return await _html(datasette, request, "payerkb_error.html", data, status)
+
+
+def _view(handler):
+    """Turn BadRequest/NotFound from a handler into a 400/404 page or JSON."""
+    async def view(request, datasette):
+        fmt = request.url_vars.get("format") or None
+        try:
+            return await handler(request, datasette, fmt)
+        except BadRequest as exc:
+            return await _error(datasette, request, 400, str(exc), fmt)
+        except NotFound as exc:
+            return await _error(datasette, request, 404, str(exc), fmt)
+    return view
+
+
+@_view
+async def home(request, datasette, fmt):
+    data = await _query(datasette, queries.summary)
+    data["database_path"] = datasette.urls.database(kb_database(datasette).name)
+    if fmt == ".json":
+        return _json(data)
+    return await _html(datasette, request, "index.html", data)
+
+
+@_view
+async def payer_list(request, datasette, fmt):
+    data = await _query(datasette, queries.payer_list, _param(request, "payer_type", PAYER_TYPES), _state(request))
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "payers.html", data)
+
+
+@_view
+async def payer(request, datasette, fmt):
+    payer_id = request.url_vars["payer_id"]
+    data = await _query(datasette, queries.payer_page, payer_id)
+    if data is None:
+        raise NotFound(f"No payer with id {payer_id!r}. The payers page lists every payer.")
+    data["database_path"] = datasette.urls.database(kb_database(datasette).name)
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "payer.html", data)
+
+
+@_view
+async def code_list(request, datasette, fmt):
+    data = await _query(datasette, queries.code_list)
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "codes.html", data)
+
+
+@_view
+async def code(request, datasette, fmt):
+    code_id = request.url_vars["code"]
+    data = await _query(datasette, queries.code_page, code_id, _param(request, "payer_type", PAYER_TYPES),
+                        _state(request), _page(request))
+    if data is None:
+        raise NotFound(f"{code_id!r} is not one of the NOC codes payerkb covers. "
+                          "The codes page lists them.")
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "code.html", data)
+
+
+@_view
+async def compare(request, datasette, fmt):
+    # payers=a,b (links, API) or payers=a&payers=b (the form's multiple select)
+    payers_arg = ",".join(request.args.getlist("payers"))
+    code_arg = (request.args.get("code") or "J3590").strip()
+    if not payers_arg and fmt != ".json":
+        data = {"form_only": True, "code": code_arg.upper()}
+    else:
+        data = await _query(datasette, _compare, payers_arg.split(","), code_arg)
+    data["choices"] = await _query(datasette, _choices)
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "compare.html", data)
+
+
+def _compare(conn, payer_ids, code_arg):
+    try:
+        return queries.compare(conn, payer_ids, code_arg)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    except LookupError as exc:
+        raise NotFound(str(exc).strip("'\"")) from None
+
+
+def _choices(conn):
+    """Payers and codes for the compare form."""
+    return {
+        "payers": queries._rows(conn, "select id, name, payer_type from payers order by payer_type, name"),
+        "codes": queries._rows(conn, "select code, short_descriptor from codes order by code = 'J3590' desc, code"),
+    }
+
+
+MATRIX_CSV_COLUMNS = ["payer_id", "payer_name", "payer_type", "states", "jurisdiction"]
+
+
+@_view
+async def matrix(request, datasette, fmt):
+    data = await _query(datasette, queries.matrix, _param(request, "payer_type", PAYER_TYPES), _state(request))
+    if fmt == ".json":
+        return _json(data)
+    if fmt == ".csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(MATRIX_CSV_COLUMNS + data["topics"])
+        for p in data["payers"]:
+            writer.writerow([p["id"], p["name"], p["payer_type"], " ".join(p["states"]), p["jurisdiction"] or ""]
+                            + [p["cells"][t]["value"] for t in data["topics"]])
+        return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="payerkb-matrix.csv"'})
+    data["csv_url"] = _url_with(request).replace("/-/matrix", "/-/matrix.csv", 1)
+    return await _html(datasette, request, "matrix.html", data)
+
+
+@_view
+async def changes(request, datasette, fmt):
+    kind = _param(request, "kind", tuple(CHANGE_KIND_LABELS))
+    payer_id = _param(request, "payer")
+    if fmt == ".atom":
+        data = await _query(datasette, queries.changes, kind, payer_id, limit=50)
+        base = datasette.absolute_url(request, datasette.urls.path("/")).rstrip("/")
+        feed = atom_feed(
+            data["changes"],
+            feed_url=datasette.absolute_url(request, _url_with(request)),
+            page_url=datasette.absolute_url(
+                request, _url_with(request).replace("/-/changes.atom", "/-/changes", 1)),
+            base_url=base,
+        )
+        return Response(feed, content_type="application/atom+xml; charset=utf-8")
+    data = await _query(datasette, queries.changes, kind, payer_id, page=_page(request))
+    if fmt == ".json":
+        return _json(data)
+    data["atom_url"] = _url_with(request, page=None).replace("/-/changes", "/-/changes.atom", 1)
+    return await _html(datasette, request, "changes.html", data)
+
+
+ROUTES: list = [
+    (r"^/$", home),
+    (r"^/-/home(?P<format>\.json)$", home),
+    (r"^/-/payers(?P<format>\.json)?$", payer_list),
+    (r"^/-/payers/(?P<payer_id>[^/]+?)(?P<format>\.json)?$", payer),
+    (r"^/-/codes(?P<format>\.json)?$", code_list),
+    (r"^/-/codes/(?P<code>[^/]+?)(?P<format>\.json)?$", code),
+    (r"^/-/compare(?P<format>\.json)?$", compare),
+    (r"^/-/matrix(?P<format>\.json|\.csv)?$", matrix),
+    (r"^/-/changes(?P<format>\.json|\.atom)?$", changes),
+]
+NAV_LINKS: list = [
+    ("Payer × topic matrix", "/-/matrix"),
+    ("Payers", "/-/payers"),
+    ("J3590 across payers", "/-/codes/J3590"),
+    ("NOC codes", "/-/codes"),
+    ("Compare payers", "/-/compare"),
+    ("What changed", "/-/changes"),
+]

@@ -1,0 +1,443 @@
+"""The SQL behind payerkb's pages (/-/payers, /-/codes, /-/compare, /-/matrix, /-/changes).
+
+Each function takes a sqlite3 connection to a built payerkb database and returns plain dicts and
+lists: the HTML pages render them and their JSON twins serialise them unchanged, so a page and its
+.json always agree. Functions return None when the thing asked for does not exist (the page
+answers 404) and raise ValueError for bad input (the page answers 400).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+
+from db.schema import TOPICS
+
+REQUIREMENTS = ("required", "conditional", "not_required", "unknown")
+JSON_LIST_COLUMNS = (
+    "codes", "claim_field", "modifiers", "ndc_unit_qualifiers", "narrative_elements",
+    "narrative_rejects", "denial_codes",
+)
+# Rule fields compared across payers on /-/compare: the ones a biller acts on.
+COMPARED_FIELDS = (
+    "requirement", "setting", "threshold_usd", "pricing_basis", "percent", "claim_field",
+    "max_chars", "unit_rule", "modifiers", "ndc_unit_qualifiers", "ndc_format",
+    "narrative_elements", "narrative_rejects", "invoice_max_age_days", "submission_channel",
+)
+STALE_AFTER_YEARS = 3
+CHANGES_PAGE_SIZE = 100
+CODE_PAGE_PAYERS = 100
+MAX_COMPARED_PAYERS = 8
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params=()) -> list[dict]:
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def _one(conn: sqlite3.Connection, sql: str, params=()) -> dict | None:
+    rows = _rows(conn, sql, params)
+    return rows[0] if rows else None
+
+
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return bool(conn.execute(
+        "select 1 from sqlite_master where type in ('table', 'view') and name = ?", [name]
+    ).fetchone())
+
+
+def stale_before(today: dt.date | None = None) -> str:
+    """Source dates before this ISO date are more than three years old."""
+    today = today or dt.date.today()
+    try:
+        return today.replace(year=today.year - STALE_AFTER_YEARS).isoformat()
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - STALE_AFTER_YEARS, day=28).isoformat()
+
+
+def _loads(value):
+    return json.loads(value) if value else []
+
+
+def _topic_order(topic: str) -> int:
+    return TOPICS.index(topic) if topic in TOPICS else len(TOPICS)
+
+
+# --- payers ---------------------------------------------------------------------------------
+
+def _shape_payer(row: dict) -> dict:
+    payer = dict(row)
+    for col in ("states", "aliases", "includes"):
+        if col in payer:
+            payer[col] = _loads(payer[col])
+    payer["path"] = f"/-/payers/{payer['id']}"
+    return payer
+
+
+def _payer_filter(payer_type: str | None, state: str | None, alias: str = "p") -> tuple[str, list]:
+    """SQL condition on payers for the payer type / state filters. A payer with no states listed
+    (Medicare national, for one) covers every state, so a state filter keeps it."""
+    where, params = [], []
+    if payer_type:
+        where.append(f"{alias}.payer_type = ?")
+        params.append(payer_type)
+    if state:
+        where.append(
+            f"(exists (select 1 from payer_states ps where ps.payer_id = {alias}.id and ps.state = ?)"
+            f" or not exists (select 1 from payer_states ps where ps.payer_id = {alias}.id))"
+        )
+        params.append(state.upper())
+    return (" and ".join(where) or "1"), params
+
+
+def payer_list(conn, payer_type: str | None = None, state: str | None = None) -> dict:
+    where, params = _payer_filter(payer_type, state)
+    payers = [_shape_payer(p) for p in _rows(conn, f"""
+        select p.id, p.name, p.parent_org, p.payer_type, p.states, p.jurisdiction,
+          (select count(*) from rules r where r.payer_id = p.id and r.origin != 'gap') as rules,
+          (select count(*) from rules r where r.payer_id = p.id and r.origin = 'gap') as gaps
+        from payers p where {where} order by p.payer_type, p.name""", params)]
+    return {"filters": {"payer_type": payer_type, "state": state}, "payers": payers,
+            "facets": _payer_facets(conn)}
+
+
+def _payer_facets(conn) -> dict:
+    types = _rows(conn, "select payer_type as value, count(*) as count from payers group by payer_type order by payer_type")
+    states = _rows(conn, "select state as value, count(*) as count from payer_states group by state order by state")
+    return {"payer_type": types, "state": states}
+
+
+# --- rules and their sources ----------------------------------------------------------------
+
+def _sources_for(conn, rule_ids_sql: str, params, today: dt.date | None) -> dict[str, list[dict]]:
+    cutoff = stale_before(today)
+    by_rule: dict[str, list[dict]] = {}
+    for row in _rows(conn, f"""
+        select rs.rule_id, rs.locator, s.id, s.url, s.title, s.publisher, s.document_id,
+          s.doc_date, s.undated, s.retrieved, s.kind
+        from rule_sources rs join sources s on s.id = rs.source_id
+        where rs.rule_id in ({rule_ids_sql})
+        order by s.kind = 'official' desc, s.doc_date desc, s.id""", params):
+        rule_id = row.pop("rule_id")
+        row["undated"] = bool(row["undated"])
+        row["stale"] = bool(row["doc_date"] and row["doc_date"] < cutoff)
+        by_rule.setdefault(rule_id, []).append(row)
+    return by_rule
+
+
+def _claim_field_labels(conn) -> dict[str, str]:
+    return {r["id"]: r["label"] for r in _rows(conn, "select id, label from claim_fields")}
+
+
+def _shape_rule(row: dict, sources: dict, labels: dict, cutoff: str) -> dict:
+    rule = dict(row)
+    for col in JSON_LIST_COLUMNS:
+        if col in rule:
+            rule[col] = _loads(rule[col])
+    rule["claim_fields"] = [{"id": f, "label": labels.get(f, f)} for f in rule.get("claim_field", [])]
+    rule["sources"] = sources.get(rule["id"], [])
+    rule["stale"] = bool(rule["as_of"] and rule["source_count"] and rule["as_of"] < cutoff
+                         and any(s["doc_date"] for s in rule["sources"]))
+    flags = []
+    if rule["origin"] == "gap":
+        flags.append("gap")
+    elif rule["status"] in ("unconfirmed", "conflicting", "superseded", "needs_review"):
+        flags.append(rule["status"])
+    if rule["stale"]:
+        flags.append("stale")
+    if rule["origin"] == "scraped":
+        flags.append("scraped")
+    rule["flags"] = flags
+    rule["anchor"] = f"rule-{rule['rule_key']}"
+    return rule
+
+
+def _rules(conn, where: str, params: list, today: dt.date | None, extra_cols: str = "",
+           joins: str = "") -> list[dict]:
+    base = f"from rules r {joins} where {where}"
+    rows = _rows(conn, f"select r.* {extra_cols} {base}", params)
+    sources = _sources_for(conn, f"select r.id {base}", params, today)
+    labels = _claim_field_labels(conn)
+    cutoff = stale_before(today)
+    noc = {c for (c,) in conn.execute("select code from codes where is_noc = 1")}
+    rules = [_shape_rule(row, sources, labels, cutoff) for row in rows]
+    for rule in rules:
+        rule["all_noc_codes"] = bool(noc) and noc <= set(rule["codes"])
+    rules.sort(key=lambda r: (_topic_order(r["topic"]), r["origin"] == "scraped",
+                              r["status"] == "superseded", r["setting"], r["rule_key"]))
+    return rules
+
+
+def _by_topic(rules: list[dict]) -> list[dict]:
+    topics = []
+    for topic in TOPICS:
+        in_topic = [r for r in rules if r["topic"] == topic]
+        known = [r for r in in_topic if r["origin"] != "gap"]
+        topics.append({
+            "topic": topic,
+            "gap": not known,
+            "requirement": _cell_requirement(known) if known else "unknown",
+            "rules": known or in_topic,
+        })
+    return topics
+
+
+def _cell_requirement(rules: list[dict]) -> str:
+    """One word for a payer × topic: conflicting if sources disagree, else the requirement, or
+    'varies' when the payer's rules differ by setting or code."""
+    live = [r for r in rules if r["status"] != "superseded" and r["origin"] != "scraped"]
+    if not live:
+        return "unknown"
+    if any(r["status"] == "conflicting" for r in live):
+        return "conflicting"
+    found = {r["requirement"] for r in live}
+    return found.pop() if len(found) == 1 else "varies"
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+def summary(conn, today: dt.date | None = None) -> dict:
+    counts = _one(conn, """
+        select (select count(*) from payers) as payers,
+          (select count(*) from rules where origin != 'gap') as rules,
+          (select count(*) from rules where origin = 'gap') as gaps,
+          (select count(*) from sources) as sources,
+          (select count(*) from rules where status = 'conflicting') as conflicting,
+          (select count(*) from rules where status = 'unconfirmed' and origin != 'gap') as unconfirmed,
+          (select count(*) from sources where doc_date < ?) as stale_sources""", [stale_before(today)])
+    fresh = _one(conn, """
+        select max(as_of) as newest_as_of, min(as_of) as oldest_as_of
+        from rules where origin != 'gap' and as_of is not null""")
+    fresh["last_retrieved"] = conn.execute("select max(retrieved) from sources").fetchone()[0]
+    codes = _rows(conn, "select code, short_descriptor from codes order by code = 'J3590' desc, code")
+    for c in codes:
+        c["path"] = f"/-/codes/{c['code']}"
+    recent = changes(conn, limit=5)["changes"] if has_table(conn, "changes") else []
+    return {"counts": counts, "freshness": fresh, "codes": codes,
+            "payer_types": _payer_facets(conn)["payer_type"], "recent_changes": recent}
+
+
+def payer_page(conn, payer_id: str, today: dt.date | None = None) -> dict | None:
+    row = _one(conn, "select * from payers where id = ?", [payer_id])
+    if row is None:
+        return None
+    payer = _shape_payer(row)
+    rules = _rules(conn, "r.payer_id = ?", [payer_id], today)
+    groups = _rows(conn, """
+        select group_id as id, count(*) as rules from rules
+        where payer_id = ? and group_id is not null group by group_id""", [payer_id])
+    counts = {g["id"]: g["rules"] for g in groups}
+    payer["groups"] = [{"id": g, "rules": counts.get(g, 0)} for g in payer["includes"]]
+    return {"payer": payer, "topics": _by_topic(rules)}
+
+
+OPPS_MEANINGS = {
+    # Our short wording of CMS's OPPS status indicator meanings (Addendum D1).
+    "A": "paid under a fee schedule or payment system other than OPPS",
+    "B": "not recognised by OPPS on an outpatient hospital Part B bill (12x/13x)",
+    "E1": "not covered, not paid under OPPS",
+    "E2": "no pricing information or claims data, not paid under OPPS",
+    "G": "pass-through drug or biological, paid separately",
+    "K": "non-pass-through drug or biological, paid separately",
+    "M": "not billable to the MAC",
+    "N": "packaged: paid as part of other services, not separately",
+}
+DRUG_KIND_USE = {
+    "biologic": "an unclassified biologic",
+    "drug": "an unclassified drug",
+    "antineoplastic": "an unclassified anti-cancer (chemotherapy) drug",
+    "oral_chemo": "an oral anti-cancer drug",
+    "oral_non_chemo": "an oral prescription drug that is not for chemotherapy",
+    "oral_antiemetic": "an oral anti-nausea drug",
+    "rectal_antiemetic": "a rectal anti-nausea drug",
+    "compounded": "a compounded drug",
+    "immunosuppressive": "an immunosuppressive drug",
+    "inhalation_dme": "an inhalation solution given through DME",
+    "non_inhalation_dme": "a drug given through DME other than by inhalation",
+    "esrd": "a drug for an ESRD patient on dialysis",
+    "clotting_factor": "a clotting factor",
+    "immune_globulin": "an immune globulin",
+    "radiopharmaceutical_diagnostic": "a diagnostic radiopharmaceutical",
+    "radiopharmaceutical_therapeutic": "a therapeutic radiopharmaceutical",
+    "contrast": "a non-radioactive contrast material",
+}
+SETTING_USE = {
+    "outpatient_facility": "billed by a hospital outpatient department",
+    "professional": "billed by a physician office",
+    "asc": "billed by an ambulatory surgical center",
+    "dme": "billed by a DME supplier",
+}
+
+
+def _code_use(code: dict) -> str:
+    what = DRUG_KIND_USE.get(code["drug_kind"], code["category"] or "this kind of drug")
+    where = SETTING_USE.get(code["setting"])
+    return f"for {what}" + (f", {where}" if where else "")
+
+
+def _opps(conn, code: dict) -> dict:
+    """The OPPS status indicator: from the newest CMS Addendum B rows when they are loaded,
+    else from policies/reference/codes.yml."""
+    opps = {"status_indicator": code["opps_status_indicator"], "apc": None, "payment_rate": None,
+            "quarter": None, "from": "codes"}
+    if has_table(conn, "opps_status_indicators"):
+        row = _one(conn, """select quarter, status_indicator, apc, payment_rate
+            from opps_status_indicators where hcpcs = ? order by quarter desc limit 1""", [code["code"]])
+        if row:
+            opps.update(row, **{"from": "opps_status_indicators"})
+    si = (opps["status_indicator"] or "").strip()
+    opps["status_indicator"] = si or None
+    opps["meaning"] = OPPS_MEANINGS.get(si)
+    return opps
+
+
+def code_list(conn) -> dict:
+    codes = _rows(conn, """
+        select c.code, c.short_descriptor, c.category, c.drug_kind, c.setting,
+          c.opps_status_indicator,
+          (select count(distinct r.payer_id) from rule_codes rc join rules r on r.id = rc.rule_id
+            where rc.code = c.code and r.origin != 'gap') as payers_with_rules
+        from codes c order by c.code = 'J3590' desc, c.code""")
+    for c in codes:
+        c["path"] = f"/-/codes/{c['code']}"
+        c["use"] = _code_use(c)
+    return {"codes": codes}
+
+
+def code_page(conn, code: str, payer_type: str | None = None, state: str | None = None,
+              page: int = 1, today: dt.date | None = None) -> dict | None:
+    row = _one(conn, "select * from codes where code = ?", [code.upper()])
+    if row is None:
+        return None
+    row["sources"] = _loads(row["sources"])
+    row["use"] = _code_use(row)
+    alternatives = _rows(conn, """select code, short_descriptor, drug_kind, setting, category
+        from codes where code != ? order by code""", [row["code"]])
+    for alt in alternatives:
+        alt["use"] = _code_use(alt)
+        alt["path"] = f"/-/codes/{alt['code']}"
+    where, params = _payer_filter(payer_type, state)
+    covering = f"""select distinct r.payer_id from rules r join rule_codes rc on rc.rule_id = r.id
+        join payers p on p.id = r.payer_id where rc.code = ? and {where}"""
+    total = conn.execute(f"select count(*) from ({covering})", [row["code"], *params]).fetchone()[0]
+    page = max(1, page)
+    payers = [_shape_payer(p) for p in _rows(conn, f"""
+        select p.* from payers p where p.id in ({covering})
+        order by p.payer_type, p.name limit ? offset ?""",
+        [row["code"], *params, CODE_PAGE_PAYERS, (page - 1) * CODE_PAGE_PAYERS])]
+    ids = [p["id"] for p in payers]
+    rules = _rules(
+        conn,
+        f"rc.code = ? and r.payer_id in (select value from json_each(?))",
+        [row["code"], json.dumps(ids)], today,
+        joins="join rule_codes rc on rc.rule_id = r.id",
+    ) if ids else []
+    for payer in payers:
+        own = [r for r in rules if r["payer_id"] == payer["id"]]
+        payer["rules"] = [r for r in own if r["origin"] != "gap"]
+        payer["gaps"] = [r["topic"] for r in own if r["origin"] == "gap"]
+    facets = _rows(conn, f"""select p.payer_type as value, count(*) as count from payers p
+        where p.id in (select distinct r.payer_id from rules r join rule_codes rc on rc.rule_id = r.id
+          where rc.code = ?) group by p.payer_type order by p.payer_type""", [row["code"]])
+    return {
+        "code": row, "opps": _opps(conn, row), "alternatives": alternatives,
+        "filters": {"payer_type": payer_type, "state": state.upper() if state else None},
+        "facets": {"payer_type": facets, "state": _payer_facets(conn)["state"]},
+        "payers": payers, "payer_count": total, "page": page,
+        "pages": max(1, -(-total // CODE_PAGE_PAYERS)),
+    }
+
+
+def _fingerprint(rules: list[dict], field: str) -> tuple:
+    """What a payer's rules say for one field, ignoring rules that leave it empty."""
+    values = {json.dumps(r.get(field), sort_keys=True) for r in rules if r.get(field) not in (None, [], "")}
+    return tuple(sorted(values))
+
+
+def compare(conn, payer_ids: list[str], code: str = "J3590", today: dt.date | None = None) -> dict:
+    """Payers side by side per topic for one code. Raises LookupError naming an unknown payer or
+    code, ValueError when fewer than two payers are asked for."""
+    payer_ids = list(dict.fromkeys(p.strip() for p in payer_ids if p.strip()))
+    if len(payer_ids) < 2:
+        raise ValueError("payers: give at least two payer ids separated by commas, e.g. payers=a,b")
+    if len(payer_ids) > MAX_COMPARED_PAYERS:
+        raise ValueError(f"payers: compare at most {MAX_COMPARED_PAYERS} payers at once")
+    code = code.upper()
+    if not _one(conn, "select code from codes where code = ?", [code]):
+        raise LookupError(f"code: {code!r} is not a NOC code payerkb knows")
+    payers = []
+    for pid in payer_ids:
+        row = _one(conn, "select * from payers where id = ?", [pid])
+        if row is None:
+            raise LookupError(f"payers: no payer with id {pid!r}")
+        payers.append(_shape_payer(row))
+    rules = _rules(
+        conn,
+        "rc.code = ? and r.status != 'superseded' and r.origin != 'scraped' "
+        "and r.payer_id in (select value from json_each(?))",
+        [code, json.dumps(payer_ids)], today, joins="join rule_codes rc on rc.rule_id = r.id")
+    topics = []
+    for topic in TOPICS:
+        cells = []
+        for payer in payers:
+            own = [r for r in rules if r["payer_id"] == payer["id"] and r["topic"] == topic]
+            known = [r for r in own if r["origin"] != "gap"]
+            cells.append({"payer_id": payer["id"], "requirement": _cell_requirement(known),
+                          "rules": known, "gap": not known})
+        differs = [f for f in COMPARED_FIELDS
+                   if len({_fingerprint(c["rules"], f) for c in cells}) > 1]
+        topics.append({"topic": topic, "cells": cells, "differs": bool(differs),
+                       "differing_fields": differs})
+    return {"code": code, "payers": payers, "topics": topics}
+
+
+def matrix(conn, payer_type: str | None = None, state: str | None = None) -> dict:
+    where, params = _payer_filter(payer_type, state)
+    payers = [_shape_payer(p) for p in _rows(conn, f"""
+        select p.id, p.name, p.payer_type, p.states, p.jurisdiction from payers p
+        where {where} order by p.payer_type, p.name""", params)]
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for r in _rows(conn, f"""
+        select r.id, r.payer_id, r.topic, r.requirement, r.status, r.origin from rules r
+        join payers p on p.id = r.payer_id
+        where r.origin not in ('scraped', 'gap') and r.status != 'superseded' and {where}""", params):
+        cells.setdefault((r["payer_id"], r["topic"]), []).append(r)
+    for payer in payers:
+        payer["cells"] = {}
+        for topic in TOPICS:
+            found = cells.get((payer["id"], topic), [])
+            payer["cells"][topic] = {
+                "value": _cell_requirement(found),
+                "rules": len(found),
+                "href": f"/-/payers/{payer['id']}#topic-{topic}",
+            }
+    return {"filters": {"payer_type": payer_type, "state": state.upper() if state else None},
+            "topics": list(TOPICS), "payers": payers, "facets": _payer_facets(conn)}
+
+
+def changes(conn, kind: str | None = None, payer: str | None = None, limit: int = CHANGES_PAGE_SIZE,
+            page: int = 1) -> dict:
+    if not has_table(conn, "changes"):
+        return {"available": False, "changes": [], "total": 0, "page": 1, "pages": 1, "kinds": [],
+                "filters": {"kind": kind, "payer": payer}}
+    where, params = ["1"], []
+    if kind:
+        where.append("c.kind = ?")
+        params.append(kind)
+    if payer:
+        where.append("c.payer_id = ?")
+        params.append(payer)
+    cond = " and ".join(where)
+    total = conn.execute(f"select count(*) from changes c where {cond}", params).fetchone()[0]
+    page = max(1, page)
+    rows = _rows(conn, f"""
+        select c.*, p.name as payer_name from changes c left join payers p on p.id = c.payer_id
+        where {cond} order by c.changed_at desc, c.id desc limit ? offset ?""",
+        [*params, limit, (page - 1) * limit])
+    for row in rows:
+        row["payer_path"] = f"/-/payers/{row['payer_id']}" if row.get("payer_id") else None
+    kinds = _rows(conn, "select kind as value, count(*) as count from changes group by kind order by kind")
+    return {"available": True, "changes": rows, "total": total, "page": page,
+            "pages": max(1, -(-total // limit)), "kinds": kinds,
+            "filters": {"kind": kind, "payer": payer}}
