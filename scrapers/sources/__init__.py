@@ -1,0 +1,1 @@
+"""One module per web source, each with `fetch(spec, fetcher, tick)` and `parse(spec, fetched)`."""

@@ -1,0 +1,146 @@
+"""Write what a source yielded into policies/scraped/ (or another folder), never half a file.
+
+- <out>/<source>.yml: the rules and their sources (db/schema.py `ScrapedFile`),
+- <out>/records/<source>.yml: documents and coverage articles (loaded by db/scraped_tables.py),
+- <out>/fetch-log.jsonl: one line per fetch, appended (the history change tracking reads).
+
+Each file is written to a temporary file beside it and renamed into place, so a crash or a
+failed source leaves the last good file. Before writing, records are checked against what
+policies/ knows (payer ids, codes, claim fields, modifiers, denial codes), so the validator
+never meets a scraped rule it would refuse: unknown values are dropped and reported.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from scrapers.fetch import FetchRecord
+from scrapers.registry import ScrapeResult
+
+REPO_SCRAPED = Path(__file__).resolve().parent.parent / "policies" / "scraped"
+FETCH_LOG = "fetch-log.jsonl"
+HEADER = ("# Written by `payerkb scrape {name}`; do not edit: the next run replaces it.\n"
+          "# Scraped rules wait for review (status needs_review); facts are confirmed by copying\n"
+          "# them into policies/payers/ or policies/groups/ with a person's check.\n")
+
+
+class UnsafeOutput(Exception):
+    """Fixture-made records aimed at the real knowledge base."""
+
+
+@dataclass
+class Vocabulary:
+    payers: set[str] = field(default_factory=set)
+    codes: set[str] = field(default_factory=set)
+    claim_fields: set[str] = field(default_factory=set)
+    modifiers: set[str] = field(default_factory=set)
+    denial_codes: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_policies(cls, root: Path | str) -> "Vocabulary":
+        root = Path(root)
+
+        def ids(rel: str, key: str, attr: str) -> set[str]:
+            path = root / rel
+            if not path.exists():
+                return set()
+            data = yaml.safe_load(path.read_text()) or {}
+            return {str(item[attr]) for item in data.get(key, []) if isinstance(item, dict) and attr in item}
+
+        return cls(
+            payers={p.stem for p in (root / "payers").glob("*.yml")},
+            codes=ids("reference/codes.yml", "codes", "code"),
+            claim_fields=ids("reference/claim_fields.yml", "claim_fields", "id"),
+            modifiers=ids("reference/modifiers.yml", "modifiers", "code"),
+            denial_codes=ids("reference/denial_codes.yml", "denial_codes", "code"),
+        )
+
+
+def fit_to_vocabulary(result: ScrapeResult, vocab: Vocabulary) -> None:
+    """Drop what policies/ does not know, and say what was dropped (in result.warnings)."""
+    kept, missing_payers = [], {}
+    for rule in result.rules:
+        if rule["payer_id"] not in vocab.payers:
+            missing_payers[rule["payer_id"]] = missing_payers.get(rule["payer_id"], 0) + 1
+            continue
+        rule["codes"] = [c for c in rule["codes"] if c in vocab.codes]
+        if not rule["codes"]:
+            result.warnings.append(f"rule {rule['id']} dropped: none of its codes is in policies/reference/codes.yml")
+            continue
+        for key, known in (("claim_fields", vocab.claim_fields), ("modifiers", vocab.modifiers),
+                           ("denial_codes", vocab.denial_codes)):
+            if key in rule:
+                rule[key] = [v for v in rule[key] if v in known]
+                if not rule[key]:
+                    del rule[key]
+        kept.append(rule)
+    for payer_id, n in missing_payers.items():
+        result.warnings.append(f"{n} rule(s) for {payer_id} dropped: there is no policies/payers/{payer_id}.yml yet")
+    result.rules = kept
+    for doc in result.documents:
+        if doc.get("payer_id") and doc["payer_id"] not in vocab.payers:
+            doc["payer_id"] = None
+    for article in result.coverage_articles:
+        article["payer_ids"] = [p for p in article["payer_ids"] if p in vocab.payers]
+
+
+def is_knowledge_base(out_dir: Path) -> bool:
+    out = Path(out_dir).resolve()
+    return out in {REPO_SCRAPED.resolve(), (Path.cwd() / "policies" / "scraped").resolve()}
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _yaml(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+
+
+def write_result(out_dir: Path, name: str, result: ScrapeResult, retrieved: str, *,
+                 from_fixture: bool) -> list[Path]:
+    """Write one source's files; returns the paths written."""
+    out_dir = Path(out_dir)
+    if from_fixture and is_knowledge_base(out_dir):
+        raise UnsafeOutput(
+            f"{name}: these records come from offline fixtures (invented content); they are never "
+            f"written into {out_dir}. Give --out another folder.")
+    written = []
+    header = HEADER.format(name=name)
+    if result.rules:
+        path = out_dir / f"{name}.yml"
+        write_text_atomic(path, header + _yaml(
+            {"scraper": name, "retrieved": retrieved, "sources": result.sources, "rules": result.rules}))
+        written.append(path)
+    if result.documents or result.coverage_articles:
+        path = out_dir / "records" / f"{name}.yml"
+        write_text_atomic(path, header + _yaml({
+            "scraper": name, "retrieved": retrieved, "documents": result.documents,
+            "coverage_articles": result.coverage_articles,
+            "coverage_article_codes": result.coverage_article_codes,
+        }))
+        written.append(path)
+    return written
+
+
+def append_fetch_log(out_dir: Path, records: list[FetchRecord]) -> Path:
+    path = Path(out_dir) / FETCH_LOG
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    if before and not before.endswith("\n"):
+        before += "\n"
+    write_text_atomic(path, before + "".join(r.to_json() + "\n" for r in records))
+    return path
