@@ -1,0 +1,759 @@
+"""The claim-line pre-check: what this payer will reject on one NOC drug line, and how to fix it.
+
+`check_claim(line, db)` reads the payer's rules (rules, rule_sources, sources) and the reference
+tables (codes, modifiers, denial_codes, claim_fields, the CMS crosswalk) and returns
+
+    {"ok": bool, "findings": [{"severity", "topic", "message", "fix", "rule_id", "source_url",
+                               "as_of", "likely_denial", ...}], "normalized": {...}}
+
+Every finding names the rule (or reference table) and source behind it. A rule whose sources
+disagree, that no source backs, or that a scraper found and nobody reviewed yet only ever gives
+warnings, and says so. Bad input raises ClaimInputError naming the field.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+
+from payerkb import advisor
+from payerkb import ndc as ndclib
+from payerkb.check_kb import Knowledge, Rule, _number, connect, knowledge
+from payerkb.claim import ClaimInputError, ClaimLine, parse_claim
+
+SEVERITIES = ("error", "warning", "info")
+TOPIC_ORDER = ("coding", "ndc", "narrative", "units", "modifiers", "invoice", "prior_auth",
+               "pricing", "documentation", "submission")
+CHECKED_TOPICS = ("coding", "ndc", "narrative", "units", "modifiers", "invoice", "prior_auth")
+REMINDER_TOPICS = ("pricing", "documentation", "submission")
+NDC_UNIT_QUALIFIERS = ("UN", "ML", "GR", "F2", "ME")
+STATUS_NOTES = {
+    "conflicting": "sources disagree on this rule, so it is a warning, not a certainty",
+    "unconfirmed": "unconfirmed: no source backs this rule yet",
+    "needs_review": "found by a scraper and not reviewed yet",
+}
+UNIT_RULE_WORDS = {
+    "one_unit": "bill one unit",
+    "per_payer_billing_unit": "bill units in the payer's own billing unit",
+    "ndc_units": "bill units as NDC units",
+    "per_container": "bill one unit per container",
+    "per_descriptor": "bill units as the code descriptor defines them",
+}
+
+PRICING_WORDS = {
+    "asp": "ASP", "asp_noc_file": "the CMS ASP and NOC pricing files", "wac": "WAC", "awp": "AWP",
+    "invoice": "the invoice", "fee_schedule": "a fee schedule", "ndc_fee_schedule": "an NDC fee schedule",
+    "billed_charges": "billed charges", "manual_review": "manual review",
+}
+DOSE = re.compile(
+    r"\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|ug|g|gm|grams?|ml|l|units?|u|iu|meq|mmol|mci|mbq|%|vials?)\b", re.I)
+ROUTE = re.compile(
+    r"\b(?:iv|ivp|ivpb|im|sc|sq|subq|sub-q|subcut|po|intravenous(?:ly)?|intramuscular(?:ly)?|"
+    r"subcutaneous(?:ly)?|intravitreal|intrathecal|intradermal|intra-?articular|intravesical|"
+    r"intralesional|intraocular|oral(?:ly)?|inhal\w*|topical|ophthalmic|infusion|injection)\b", re.I)
+NDC_IN_TEXT = re.compile(r"(?<!\d)(?:N4)?(\d{5}-?\d{4}-?\d{2}|\d{4}-\d{4}-\d{2}|\d{5}-\d{3}-\d{2}|\d{5}-\d{4}-\d)(?!\d)", re.I)
+NAME_WORD = re.compile(r"[A-Za-z][A-Za-z\-]{2,}")
+NON_NAME_WORDS = {"ndc", "per", "dose", "total", "via", "and", "the", "for", "with", "vial", "vials",
+                  "units", "unit", "given", "drug"}
+CHECKABLE_ELEMENTS = ("drug_name", "dose", "strength", "route", "ndc", "unit_of_measure")
+
+
+def check_claim(line, db) -> dict:
+    """Check one claim line (a dict or ClaimLine) against the payer's rules in `db` (a path,
+    sqlite_utils.Database or sqlite3 connection)."""
+    claim = parse_claim(line)
+    conn = connect(db)
+    kb = knowledge(conn)
+    ctx = _Line(claim, kb, conn)
+    for check in (_coding, _ndc, _narrative, _units, _modifiers, _invoice, _prior_auth, _reminders, _gaps):
+        check(ctx)
+    return ctx.result()
+
+
+def _unknown(field: str, value: str, known, what: str) -> ClaimInputError:
+    guess = difflib.get_close_matches(value, list(known), n=3)
+    hint = f"; did you mean {', '.join(guess)}?" if guess else ""
+    return ClaimInputError(field, f"{field}: unknown {what} {value!r}{hint}")
+
+
+class _Line:
+    """One claim line being checked: its payer, code, applicable rules, and the findings so far."""
+
+    def __init__(self, claim: ClaimLine, kb: Knowledge, conn):
+        self.claim, self.kb, self.conn = claim, kb, conn
+        self.payer = kb.payers.get(claim.payer_id)
+        if self.payer is None:
+            raise _unknown("payer_id", claim.payer_id, kb.payers, "payer")
+        self.dos = claim.date_of_service.isoformat()
+        self.code = kb.codes.get(claim.hcpcs)
+        if self.code is None and claim.hcpcs not in kb.crosswalk_codes(conn):
+            noc = ", ".join(sorted(kb.codes))
+            raise ClaimInputError("hcpcs", f"hcpcs: {claim.hcpcs} is not a code payerkb knows: it covers the NOC "
+                                           f"drug codes ({noc}) and the codes of the CMS NDC-HCPCS crosswalk")
+        if claim.narrative_field and claim.narrative_field not in kb.claim_fields:
+            raise _unknown("narrative_field", claim.narrative_field, kb.claim_fields, "claim field")
+        self.is_noc = bool(self.code and self.code["is_noc"])
+        self.rules = [r for r in kb.rules_for(self.payer["id"], conn) if r.applies(claim.hcpcs, claim.setting, self.dos)]
+        self.by_topic: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            self.by_topic.setdefault(rule.topic, []).append(rule)
+        self.findings: list[dict] = []
+        self.normalized = {"payer_id": self.payer["id"], "hcpcs": claim.hcpcs, "setting": claim.setting,
+                           "date_of_service": self.dos, "ndc_11": None, "ndc_542": None, "narrative": None,
+                           "units": claim.units, "modifiers": list(claim.modifiers), "suggested_code": None}
+        self.ndc, self.ndc_rows, self.ndc_error, self.ndc_note = None, [], None, None
+        self.recoded = False  # the crosswalk moved the line to a specific code: NOC-line rules no longer fit
+        if claim.ndc:
+            try:
+                self.ndc, self.ndc_rows, self.ndc_note = advisor.lookup_ndc(kb, conn, claim.ndc, self.dos)
+                self.normalized.update(ndc_11=self.ndc.ndc_11, ndc_542=self.ndc.ndc_542)
+            except ndclib.NdcError as exc:
+                self.ndc_error = str(exc)
+
+    def rules_on(self, topic: str, requirements=("required", "conditional")) -> list[Rule]:
+        return [r for r in self.by_topic.get(topic, []) if r.origin != "gap" and r.requirement in requirements]
+
+    def add(self, severity: str, topic: str, message: str, fix: str | None = None, rule: Rule | None = None,
+            source_url: str | None = None, as_of: str | None = None, basis: str | None = None,
+            denials: list[str] | None = None) -> None:
+        status = None
+        if rule is not None:
+            source_url = source_url or rule.source_url
+            as_of = as_of or rule.as_of
+            status = rule.status
+            if not rule.certain and rule.origin != "gap":
+                if severity == "error":
+                    severity = "warning"
+                note = STATUS_NOTES.get(rule.status, rule.status)
+                others = [r.id for r in self.by_topic.get(topic, []) if r.status == "conflicting" and r.id != rule.id]
+                if rule.status == "conflicting" and others:
+                    note += f"; see also {', '.join(others)}"
+                message = f"{message} ({note})"
+        if denials is None:
+            denials = (rule.denial_codes if rule and rule.denial_codes else self.kb.denials_by_topic.get(topic, []))
+        self.findings.append({
+            "severity": severity, "topic": topic, "message": message, "fix": fix,
+            "rule_id": rule.id if rule else None, "source_url": source_url, "as_of": as_of,
+            "likely_denial": [] if severity == "info" else list(denials),
+            "rule_status": status, "basis": basis or ("rule" if rule else None),
+        })
+
+    def result(self) -> dict:
+        seen, findings = set(), []
+        for f in self.findings:
+            key = (f["severity"], f["topic"], f["message"])
+            if key not in seen:
+                seen.add(key)
+                findings.append(f)
+        findings.sort(key=lambda f: (SEVERITIES.index(f["severity"]), TOPIC_ORDER.index(f["topic"])))
+        return {"ok": not any(f["severity"] == "error" for f in findings), "findings": findings,
+                "normalized": self.normalized}
+
+    @property
+    def payer_name(self) -> str:
+        return self.payer["name"]
+
+    def field_labels(self, rule: Rule) -> str:
+        labels = [self.kb.claim_fields.get(f, f) for f in rule.claim_field]
+        return " or ".join(labels) if labels else "the payer's narrative field"
+
+
+def _code_sources(code: dict | None) -> tuple[str | None, str | None]:
+    refs = code["source_refs"] if code else []
+    return (refs[0].url, refs[0].doc_date) if refs else (None, None)
+
+
+# --- coding: the right code for this drug, setting and date -----------------------------------
+
+def _coding(ctx: _Line) -> None:
+    claim, code, kb = ctx.claim, ctx.code, ctx.kb
+    url, as_of = _code_sources(code)
+    if code and not advisor.code_valid_on(code, ctx.dos):
+        span = f"added {code['add_date']}" + (f", ended {code['term_date']}" if code["term_date"] else "")
+        ctx.add("error", "coding", f"{claim.hcpcs} is not a valid code on {ctx.dos} ({span}).",
+                "Use the code in effect on the date of service.", source_url=url, as_of=as_of, basis="codes")
+    if code and code["setting"] not in ("any", claim.setting) and not (
+            code["setting"] == "outpatient_facility" and claim.setting == "asc"):
+        kinds = sorted((c["code"], c["long_descriptor"]) for c in kb.codes.values()
+                       if c["drug_kind"] in advisor.OPPS_NEW_DRUG_KINDS and c["setting"] == "any" and c["is_noc"])
+        ctx.add("error", "coding",
+                f"{claim.hcpcs} ({code['long_descriptor']}) is for {code['setting'].replace('_', ' ')} claims; "
+                f"this is a {claim.setting.replace('_', ' ')} claim.",
+                "Use the NOC code for the kind of drug: " + "; ".join(f"{c} {d}" for c, d in kinds) + ".",
+                source_url=url, as_of=as_of, basis="codes")
+
+    crosswalk_flagged = _crosswalk(ctx)
+    if crosswalk_flagged or not ctx.is_noc:
+        if not ctx.is_noc:
+            ctx.add("info", "coding", f"payerkb's payer rules cover the NOC drug codes; for {claim.hcpcs} only the "
+                                      "code, NDC and modifier checks ran.", basis="codes")
+        _opps(ctx)
+        return
+    if claim.drug_kind:
+        _drug_kind(ctx)
+    elif (ctx.payer["payer_type"] in advisor.MEDICARE_FFS and claim.setting == "outpatient_facility"
+          and code["drug_kind"] in advisor.OPPS_NEW_DRUG_KINDS and claim.hcpcs != advisor.OPPS_CODE):
+        _steer_to_c9399(ctx, severity="warning")
+    _opps(ctx)
+    _noc_pricing(ctx)
+    for rule in ctx.rules_on("coding"):
+        # payerkb cannot test these conditions; a required one is worth a look before sending
+        ctx.add("warning" if rule.requirement == "required" else "info", "coding",
+                f"{ctx.payer_name}: {rule.summary}", rule=rule)
+
+
+def _crosswalk(ctx: _Line) -> bool:
+    """Findings from the CMS NDC-HCPCS crosswalk; True when it says the line has the wrong code."""
+    claim, kb = ctx.claim, ctx.kb
+    if ctx.ndc is None:
+        return False
+    if not kb.has_crosswalk:
+        ctx.add("info", "coding", "The CMS NDC-HCPCS crosswalk is not loaded in this database, so payerkb could "
+                                  "not check whether this NDC has a code of its own.",
+                "Rebuild the database with the CMS reference files (payerkb build).", basis="ndc_hcpcs_crosswalk")
+        return False
+    rows = ctx.ndc_rows
+    if not rows:
+        if not ctx.is_noc:
+            ctx.add("info", "coding", f"NDC {ctx.ndc.ndc_542} is not in the CMS NDC-HCPCS crosswalk under any code.",
+                    basis="ndc_hcpcs_crosswalk")
+        return False
+    row = rows[0]
+    listed = sorted({r.hcpcs for r in rows})
+    url = kb.crosswalk_source(ctx.conn, row.quarter)
+    drug = (row.drug_name or "").strip() or "this drug"
+    if claim.hcpcs in listed:
+        if not ctx.is_noc and row.hcpcs_dosage:
+            ctx.add("info", "units", f"The CMS crosswalk ({row.quarter}) lists NDC {ctx.ndc.ndc_542} ({drug}) under "
+                                     f"{claim.hcpcs} at {row.hcpcs_dosage} per billing unit"
+                    + (f", {row.bill_units_pkg:g} billing units per package." if row.bill_units_pkg else "."),
+                    source_url=url, as_of=row.effective_from, basis=f"ndc_hcpcs_crosswalk {row.quarter}")
+        return False
+    ctx.normalized["suggested_code"] = row.hcpcs
+    coding = ctx.rules_on("coding", ("required", "conditional", "not_required"))
+    # a payer rule on code choice, when there is one; a disputed one keeps this a warning
+    behind = next((r for r in coding if r.status == "conflicting"), None) or next((r for r in coding if r.certain), None)
+    why = ("a NOC code is only for a drug that has no code of its own" if ctx.is_noc
+           else "the line's code does not match the NDC")
+    ctx.recoded = True
+    billing = _billing_units(ctx.claim.dose or _from_text(DOSE, ctx.claim.narrative), row.hcpcs_dosage)
+    if billing is not None:
+        ctx.normalized["units"] = billing
+    ctx.add("error", "coding",
+            f"NDC {ctx.ndc.ndc_542} ({drug}) has its own code: the CMS ASP NDC-HCPCS crosswalk for {row.quarter} "
+            f"lists it under {' and '.join(listed)}, so {claim.hcpcs} is the wrong code ({why}).",
+            f"Bill {row.hcpcs}" + (f" ({row.short_descriptor.strip()})" if row.short_descriptor else "")
+            + (f", units counted in {row.hcpcs_dosage}" if row.hcpcs_dosage else "")
+            + (f" ({billing:g} units for the dose given)" if billing is not None else "") + ".",
+            rule=behind, source_url=url, as_of=row.effective_from, basis=f"ndc_hcpcs_crosswalk {row.quarter}",
+            denials=ctx.kb.denials_by_topic.get("coding", []))
+    return True
+
+
+MASS = {"mcg": 0.001, "ug": 0.001, "µg": 0.001, "mg": 1.0, "g": 1000.0, "gm": 1000.0, "gram": 1000.0, "grams": 1000.0}
+AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zµ]+)", re.I)
+
+
+def _amount(text: str | None) -> tuple[float, str] | None:
+    """(quantity, unit family) of a dose like '400 mg' or '1 ML' (mass in mg)."""
+    m = AMOUNT.search(text or "")
+    if not m:
+        return None
+    value, unit = float(m.group(1)), m.group(2).lower()
+    if unit in MASS:
+        return value * MASS[unit], "mg"
+    if unit in ("ml", "l"):
+        return value * (1000.0 if unit == "l" else 1.0), "ml"
+    if unit in ("u", "unit", "units", "iu"):
+        return value, "unit"
+    return None
+
+
+def _billing_units(dose: str | None, per_unit: str | None) -> float | None:
+    """Billing units for a total dose under a code whose descriptor counts `per_unit` (e.g. 10 MG)."""
+    given, per = _amount(dose), _amount(per_unit)
+    if not given or not per or given[1] != per[1] or per[0] <= 0:
+        return None
+    return round(given[0] / per[0], 3)
+
+
+def _drug_kind(ctx: _Line) -> None:
+    claim = ctx.claim
+    advice = advisor.which_code(db=ctx.conn, drug_kind=claim.drug_kind, setting=claim.setting,
+                                payer_id=ctx.payer["id"], date=ctx.dos)
+    best = advice["code"]
+    if best is None or best == claim.hcpcs:
+        return
+    ctx.normalized["suggested_code"] = best
+    alternatives = {a["code"] for a in advice["alternatives"]}
+    src = advice["sources"][0] if advice["sources"] else {}
+    if advice["basis"] == "medicare_opps" and claim.hcpcs in alternatives:
+        _steer_to_c9399(ctx, severity="warning")
+        return
+    ctx.add("error", "coding",
+            f"{claim.hcpcs} ({ctx.code['long_descriptor']}) is not the code for a "
+            f"{claim.drug_kind.replace('_', ' ')}: {advice['reasons'][0]}.",
+            f"Bill {best} ({ctx.kb.codes[best]['long_descriptor']}).",
+            source_url=src.get("url"), as_of=src.get("as_of"), basis="codes.drug_kind")
+
+
+def _steer_to_c9399(ctx: _Line, severity: str) -> None:
+    opps = ctx.kb.codes.get(advisor.OPPS_CODE)
+    if not opps:
+        return
+    ctx.normalized["suggested_code"] = ctx.normalized["suggested_code"] or advisor.OPPS_CODE
+    si_here, _, _ = ctx.kb.opps_status(ctx.conn, ctx.claim.hcpcs, ctx.dos)
+    si_opps, _, _ = ctx.kb.opps_status(ctx.conn, advisor.OPPS_CODE, ctx.dos)
+    url, as_of = _code_sources(opps)
+    behind = next((r for r in ctx.kb.rules_for(ctx.payer["id"], ctx.conn)
+                   if r.topic == "coding" and r.origin != "gap" and r.applies(advisor.OPPS_CODE, "outpatient_facility", ctx.dos)),
+                  None)
+    if behind is not None:
+        url, as_of = None, None
+    ctx.add(severity, "coding",
+            f"This is a Medicare hospital outpatient line: a drug or biological with no code of its own yet goes on "
+            f"{advisor.OPPS_CODE} ({opps['long_descriptor']}, OPPS status indicator {si_opps or '?'}), the code CMS "
+            f"limits to hospital outpatient claims; {ctx.claim.hcpcs} has status indicator {si_here or '?'} there.",
+            f"Bill {advisor.OPPS_CODE} for a new drug with no HCPCS code; keep {ctx.claim.hcpcs} only if the "
+            "hospital means it to be packaged.", rule=behind, source_url=url, as_of=as_of, basis="codes.setting")
+
+
+def _noc_pricing(ctx: _Line) -> None:
+    """CMS prices some NOC drugs itself: its NOC NDC-HCPCS crosswalk lists them."""
+    kb = ctx.kb
+    if ctx.ndc is None or "noc_ndc_crosswalk" not in kb.tables:
+        return
+    row = ctx.conn.execute(
+        "select quarter, effective_from, drug_generic_name, dosage, bill_units_pkg from noc_ndc_crosswalk "
+        "where ndc = ? order by quarter desc limit 1", [ctx.ndc.ndc_11]).fetchone()
+    if row is None:
+        return
+    quarter, effective_from, name, dosage, per_pkg = row
+    per_pkg = _number(per_pkg)
+    limit = None
+    if "noc_pricing" in kb.tables:
+        hit = ctx.conn.execute("select payment_limit from noc_pricing where drug_name = ? and quarter = ?",
+                               [name, quarter]).fetchone()
+        limit = _number(hit[0]) if hit else None
+    url = None
+    if "cms_files" in kb.tables:
+        hit = ctx.conn.execute("select source_url from cms_files where kind = 'noc-crosswalk' and quarter = ?",
+                               [quarter]).fetchone()
+        url = hit[0] if hit else None
+    ctx.add("info", "pricing",
+            f"CMS's NOC NDC-HCPCS crosswalk ({quarter}) lists NDC {ctx.ndc.ndc_542} as {name}, billed per {dosage}"
+            + (f" ({per_pkg:g} billing units a package)" if per_pkg else "")
+            + (f"; the NOC pricing file's payment limit is ${limit:g} per {dosage}." if limit is not None else "."),
+            source_url=url, as_of=effective_from, basis=f"noc_ndc_crosswalk {quarter}")
+
+
+def _opps(ctx: _Line) -> None:
+    if ctx.claim.setting not in ("outpatient_facility", "asc"):
+        return
+    si, quarter, url = ctx.kb.opps_status(ctx.conn, ctx.claim.hcpcs, ctx.dos)
+    if si:
+        when = f" ({quarter})" if quarter else ""
+        ctx.add("info", "coding", f"OPPS status indicator of {ctx.claim.hcpcs}: {si}{when}.",
+                source_url=url, basis="opps_status_indicators" if quarter else "codes.opps_status_indicator")
+
+
+# --- NDC ---------------------------------------------------------------------------------------
+
+def _ndc(ctx: _Line) -> None:
+    claim = ctx.claim
+    rules = ctx.rules_on("ndc")
+    required = [r for r in rules if r.requirement == "required"]
+    lead = (required or rules or [None])[0]
+    strict = "error" if required else "warning"
+    if not claim.ndc:
+        if rules:
+            ctx.add(strict, "ndc", f"No NDC on the line; {ctx.payer_name} asks for it on {claim.hcpcs} lines.",
+                    "Give the 11-digit NDC of the package used, with the N4 qualifier, unit qualifier and quantity.",
+                    rule=lead)
+        return
+    if ctx.ndc_error:
+        ctx.add("error", "ndc", ctx.ndc_error, "Copy the NDC from the package, with its dashes.", rule=lead,
+                basis=None if lead else "NDC format")
+        return
+    n = ctx.ndc
+    if ctx.ndc_note:
+        ctx.add("info", "ndc", ctx.ndc_note[0].upper() + ctx.ndc_note[1:] + ".", basis="ndc_hcpcs_crosswalk")
+    fmt_rule = next((r for r in rules if r.ndc_format), None)
+    wants = fmt_rule.ndc_format if fmt_rule else "11_digit_no_separators"
+    shown = n.ndc_542 if wants == "5-4-2_with_dashes" else n.ndc_11
+    if n.converted:
+        ctx.add("error" if (fmt_rule or required) else "warning", "ndc",
+                f"NDC {n.written} is a 10-digit NDC as printed on the package; "
+                f"claims carry 11 digits (5-4-2): {n.ndc_542}.",
+                f"Send {shown}.", rule=fmt_rule or lead, basis=None if (fmt_rule or lead) else "NDC format")
+    elif fmt_rule and wants == "11_digit_no_separators" and "-" in n.written:
+        ctx.add("info", "ndc", f"{ctx.payer_name} wants the NDC as 11 digits without dashes.", f"Send {n.ndc_11}.",
+                rule=fmt_rule)
+    if fmt_rule and wants == "5-4-2_with_dashes":
+        ctx.add("info", "ndc", f"{ctx.payer_name} wants the NDC written 5-4-2 with dashes.", f"Write {n.ndc_542}.",
+                rule=fmt_rule)
+
+    lin = "claim_fields 837p-2410-lin-ctp"
+    if claim.ndc_qualifier and claim.ndc_qualifier != "N4":
+        ctx.add("error", "ndc", f"NDC qualifier {claim.ndc_qualifier!r} is wrong: an NDC is sent with the qualifier N4.",
+                f"Send N4{n.ndc_11}.", rule=lead, basis=None if lead else lin)
+    elif not claim.ndc_qualifier:
+        ctx.add("info", "ndc", "No NDC qualifier given: the NDC goes after the qualifier N4.",
+                f"Send N4{n.ndc_11} (loop 2410 LIN, or the shaded part of item 24A).", rule=lead,
+                basis=None if lead else lin)
+
+    if not claim.ndc_unit:
+        ctx.add(strict, "ndc", "No NDC unit qualifier (UN, ML, GR, F2 or ME) given.",
+                "Give the unit the NDC quantity is counted in (e.g. ML for a liquid, UN for vials or tablets).",
+                rule=lead, basis=None if lead else lin)
+    elif claim.ndc_unit not in NDC_UNIT_QUALIFIERS:
+        ctx.add("error", "ndc", f"{claim.ndc_unit!r} is not an NDC unit qualifier (UN, ML, GR, F2 or ME).",
+                "Use UN (unit), ML (millilitre), GR (gram), F2 (international unit) or ME (milligram).",
+                rule=lead, basis=None if lead else lin)
+    else:
+        for rule in rules:
+            if rule.ndc_unit_qualifiers and claim.ndc_unit not in rule.ndc_unit_qualifiers:
+                ctx.add("error", "ndc",
+                        f"{ctx.payer_name} does not take the NDC unit qualifier {claim.ndc_unit}; it takes "
+                        f"{', '.join(rule.ndc_unit_qualifiers)}.",
+                        f"Express the NDC quantity in {' or '.join(rule.ndc_unit_qualifiers)}.", rule=rule)
+    if claim.ndc_quantity is None:
+        ctx.add(strict, "ndc", "No NDC quantity given.", "Give the quantity of the package used, in the unit qualifier's unit.",
+                rule=lead, basis=None if lead else lin)
+
+
+# --- narrative ---------------------------------------------------------------------------------
+
+def _elements_found(ctx: _Line, text: str) -> dict[str, bool]:
+    claim = ctx.claim
+    if claim.drug_name:
+        first = NAME_WORD.search(claim.drug_name)
+        name_ok = bool(first) and first.group(0).lower() in text.lower()
+    else:
+        name_ok = any(w.lower() not in NON_NAME_WORDS and not ROUTE.fullmatch(w) and not DOSE.fullmatch(w)
+                      for w in NAME_WORD.findall(text))
+    dose_ok = bool(DOSE.search(text))
+    return {"drug_name": name_ok, "dose": dose_ok, "strength": dose_ok, "unit_of_measure": dose_ok,
+            "route": bool(ROUTE.search(text)), "ndc": bool(NDC_IN_TEXT.search(text))}
+
+
+def _rejected(text: str, wording: str) -> bool:
+    pattern = r"\s*".join(re.escape(part) for part in wording.split())
+    return re.search(pattern, text, re.I) is not None
+
+
+NARRATIVE_ORDER = ("drug_name", "dose", "strength", "unit_of_measure", "route", "ndc", "frequency", "date",
+                   "manufacturer", "units_to_dose", "vial_type")
+
+
+def _words(elements) -> str:
+    return ", ".join(e.replace("_", " ") for e in elements)
+
+
+def _narrative(ctx: _Line) -> None:
+    """One finding per problem, citing the most specific of the payer's narrative rules that asks for it."""
+    claim = ctx.claim
+    rules = sorted(ctx.rules_on("narrative"), key=lambda r: (
+        r.setting == "any", not r.claim_field, r.max_chars is None, r.requirement != "required", r.id))
+    proposed = _propose_narrative(ctx, rules)
+    troubles = 0
+
+    def sev(rule):
+        return "error" if rule.requirement == "required" else "warning"
+
+    def problem(rule, message, fix=None):
+        nonlocal troubles
+        troubles += 1
+        ctx.add(sev(rule), "narrative", message, fix or fix_text, rule=rule)
+
+    if not rules:
+        ctx.normalized["narrative"] = claim.narrative or proposed
+        return
+    field_rule = next((r for r in rules if r.claim_field), rules[0])
+    where = ctx.field_labels(field_rule)
+    asked = {e for r in rules for e in (r.narrative_elements or ["drug_name", "dose"])}
+    wanted = [e for e in NARRATIVE_ORDER if e in asked]
+    fix_text = f"Put \u201c{proposed}\u201d in {where}." if proposed else f"Write the {_words(wanted)} in {where}."
+    text = claim.narrative
+    if not text:
+        problem(rules[0], f"No narrative: {ctx.payer_name} needs the {_words(wanted)} on {claim.hcpcs} lines.")
+        ctx.normalized["narrative"] = proposed
+        return
+    if claim.narrative_field and field_rule.claim_field and claim.narrative_field not in field_rule.claim_field:
+        problem(field_rule, f"The narrative is in {ctx.kb.claim_fields[claim.narrative_field]}; "
+                            f"{ctx.payer_name} reads it from {where}.", f"Move it to {where}.")
+    limited = [r for r in rules if r.max_chars]
+    if limited:
+        tight = min(limited, key=lambda r: r.max_chars)
+        if len(text) > tight.max_chars:
+            problem(tight, f"The narrative has {len(text)} characters; {ctx.field_labels(tight)} holds {tight.max_chars}.")
+    found = _elements_found(ctx, text)
+    reported: set[str] = set()
+    for rule in rules:
+        missing = [e for e in (rule.narrative_elements or ["drug_name", "dose"])
+                   if e in CHECKABLE_ELEMENTS and not found[e] and e not in reported]
+        if missing:
+            reported.update(missing)
+            problem(rule, f"The narrative lacks the {_words(missing)} {ctx.payer_name} asks for.")
+    unchecked = [e for e in wanted if e not in CHECKABLE_ELEMENTS]
+    if unchecked:
+        asker = next(r for r in rules if set(unchecked) & set(r.narrative_elements))
+        ctx.add("info", "narrative", f"{ctx.payer_name} also asks for the {_words(unchecked)} in the narrative "
+                                     "(payerkb cannot check these).", rule=asker)
+    compounded = claim.drug_kind == "compounded" or bool(ctx.code and ctx.code["drug_kind"] == "compounded")
+    for rule in rules:
+        hit = next((w for w in rule.narrative_rejects if _rejected(text, w)), None)
+        if hit and "rejects" not in reported:
+            reported.add("rejects")
+            exception = compounded and "compound" in rule.summary.lower()
+            troubles += 1
+            ctx.add("warning" if exception else sev(rule), "narrative",
+                    f"The narrative writes the dose as {hit!r}, which {ctx.payer_name} rejects"
+                    + (" (its rule makes an exception for compounded drugs: check it)" if exception else "") + ".",
+                    "Give the total dose given (e.g. 150 mg), not a concentration."
+                    + (f" For example: \u201c{proposed}\u201d." if proposed else ""), rule=rule)
+    ndc_rule = next((r for r in rules if "ndc" in r.narrative_elements), None)
+    if ndc_rule and ctx.ndc is not None:
+        in_text = [m.group(1) for m in NDC_IN_TEXT.finditer(text)]
+        readable = set()
+        for t in in_text:
+            try:
+                readable.add(ndclib.normalize(t).ndc_11)
+            except ndclib.NdcError:
+                pass
+        if readable and ctx.ndc.ndc_11 not in readable:
+            problem(ndc_rule, f"The NDC in the narrative ({', '.join(in_text)}) is not the NDC of the line "
+                              f"({ctx.ndc.ndc_542}); conflicting information gets lines rejected.")
+    ctx.normalized["narrative"] = text if not troubles else proposed
+
+
+def _from_text(pattern: re.Pattern, text: str | None) -> str | None:
+    if not text:
+        return None
+    m = pattern.search(text)
+    return m.group(0) if m else None
+
+
+def _propose_narrative(ctx: _Line, rules: list[Rule]) -> str | None:
+    """A narrative that carries what the payer's rules ask for, within their length limit."""
+    claim = ctx.claim
+    text = claim.narrative or ""
+    name = claim.drug_name
+    if not name and text:
+        m = re.match(r"\s*([A-Za-z][A-Za-z\- ]*?)(?=\s*\d|\s*$|,)", text)
+        name = m.group(1).strip() if m and m.group(1).strip().lower() not in NON_NAME_WORDS else None
+    dose = claim.dose
+    if not dose and text:
+        m = DOSE.search(text)
+        if m and not re.match(r"\s*/\s*ml", text[m.end():], re.I):  # a concentration is not a dose
+            dose = m.group(0)
+    if not name or not dose:
+        return None
+    route = claim.route or _from_text(ROUTE, text)
+    elements = set().union(*(r.narrative_elements for r in rules)) if rules else {"drug_name", "dose", "route"}
+    ndc_rule = next((r for r in ctx.rules_on("ndc") if r.ndc_format), None)
+    ndc_text = None
+    if ctx.ndc is not None and ("ndc" in elements):
+        ndc_text = ctx.ndc.ndc_542 if ndc_rule and ndc_rule.ndc_format == "5-4-2_with_dashes" else ctx.ndc.ndc_11
+    parts = [name, dose]
+    if route and ("route" in elements or not rules):
+        parts.append(route)
+    limit = min((r.max_chars for r in rules if r.max_chars), default=None)
+    tail = [f"NDC {ndc_text}"] if ndc_text else []
+    out = " ".join(parts + tail)
+    if limit and len(out) > limit:
+        tail = [ndc_text] if ndc_text else []
+        spare = limit - len(" ".join([dose] + parts[2:] + tail)) - 1
+        if spare < 3:
+            return None
+        out = " ".join([name[:spare].rstrip()] + parts[1:] + tail)
+    return out
+
+
+# --- units -------------------------------------------------------------------------------------
+
+def _units(ctx: _Line) -> None:
+    claim = ctx.claim
+    if ctx.recoded:
+        return
+    for rule in ctx.rules_on("units"):
+        if rule.unit_rule == "one_unit":
+            if claim.units is None:
+                ctx.add("warning", "units", f"No units given; {ctx.payer_name} wants {claim.hcpcs} billed as 1 unit.",
+                        "Bill 1 unit and give the total dose in the narrative.", rule=rule)
+            elif claim.units != 1:
+                ctx.add("error", "units", f"{claim.units:g} units billed; {ctx.payer_name} wants {claim.hcpcs} lines "
+                                          "billed as 1 unit, with the total dose in the narrative.",
+                        "Bill 1 unit" + (f" and write the total dose ({claim.dose}) in the narrative." if claim.dose
+                                         else " and write the total dose in the narrative."), rule=rule)
+                ctx.normalized["units"] = 1
+        else:
+            how = UNIT_RULE_WORDS.get(rule.unit_rule, "units")
+            ctx.add("info", "units", f"{ctx.payer_name}: {how}. {rule.summary}", rule=rule)
+
+
+# --- modifiers ---------------------------------------------------------------------------------
+
+def _wastage_rules(ctx: _Line) -> tuple[Rule | None, Rule | None, Rule | None]:
+    """(JZ rule, JW rule, exemption rule) that govern JW/JZ on this line.
+
+    A sourced not_required rule naming JW and JZ (e.g. radiopharmaceuticals) lifts the duty. Where
+    any rule about JW on this line is conflicting, JW advice cites it, so it stays a warning.
+    """
+    mine = [r for r in ctx.by_topic.get("modifiers", []) if r.origin != "gap"]
+    live = [r for r in mine if r.requirement in ("required", "conditional")]
+    exempt = next((r for r in mine if r.requirement == "not_required" and r.certain
+                   and {"JW", "JZ"} <= set(r.modifiers)), None)
+    if exempt:
+        return None, None, exempt
+
+    def pick(rules):
+        return sorted(rules, key=lambda r: (r.requirement != "required", not r.certain, r.setting == "any", r.id))[0] if rules else None
+
+    jz = pick([r for r in live if "JZ" in r.modifiers])
+    jw_any = [r for r in mine if "JW" in r.modifiers]
+    disputed = [r for r in jw_any if r.status == "conflicting"]
+    jw = disputed[0] if disputed else pick([r for r in live if "JW" in r.modifiers])
+    return jz, jw, None
+
+
+def _modifiers(ctx: _Line) -> None:
+    claim = ctx.claim
+    mods = set(claim.modifiers)
+    jz_rule, jw_rule, exempt = _wastage_rules(ctx)
+    jw_ref, jz_ref = ctx.kb.modifiers.get("JW"), ctx.kb.modifiers.get("JZ")
+
+    def cite(rule, mod):  # the payer's rule, else the modifiers table's own sources
+        if rule is not None:
+            return {"rule": rule}
+        refs = mod["source_refs"] if mod else []
+        return dict(source_url=refs[0].url if refs else None, as_of=refs[0].doc_date if refs else None,
+                    basis=f"modifiers {mod['code']}" if mod else None)
+
+    sdc, discarded = claim.single_dose_container, claim.discarded_amount
+    if exempt is not None:
+        if mods & {"JW", "JZ"}:
+            ctx.add("info", "modifiers", f"{ctx.payer_name} does not require JW/JZ on {claim.hcpcs}: {exempt.summary}",
+                    rule=exempt)
+    elif "JW" in mods and "JZ" in mods:
+        ctx.add("error", "modifiers", "JW (amount discarded) and JZ (nothing discarded) contradict each other on one line.",
+                "Keep JZ on the administered line when nothing was discarded; report any discarded amount on its own "
+                "line with JW.", **cite(jz_rule or jw_rule, jz_ref))
+    elif sdc is False:
+        if mods & {"JW", "JZ"}:
+            ctx.add("warning", "modifiers", "JW and JZ are for drugs from single-dose containers; this line says the "
+                                            "container is not single-dose.", "Drop JW/JZ for a multi-dose container.",
+                    **cite(jz_rule or jw_rule, jz_ref))
+    elif sdc is True:
+        if "JZ" in mods and discarded:
+            ctx.add("error", "modifiers", f"JZ says nothing was discarded, but {discarded:g} was discarded.",
+                    "Drop JZ; bill the discarded amount on its own line with JW.", **cite(jz_rule, jz_ref))
+        elif "JW" in mods and discarded == 0:
+            ctx.add("error", "modifiers", "JW says drug was discarded, but the discarded amount is 0.",
+                    "Use JZ when nothing from the single-dose container was discarded.", **cite(jw_rule, jw_ref))
+        elif not mods & {"JW", "JZ"}:
+            jw_due = jw_rule is not None or (jw_ref and jw_ref["required_from"] and jw_ref["required_from"] <= ctx.dos)
+            if discarded and jw_due:
+                ctx.add("warning", "modifiers", f"{discarded:g} was discarded from the single-dose container.",
+                        "Bill the discarded amount on its own line with JW (this line keeps the amount given).",
+                        **cite(jw_rule, jw_ref))
+            elif jz_rule is not None:
+                since = jz_rule.effective_from or (jz_ref or {}).get("required_from")
+                ctx.add("error", "modifiers",
+                        "A drug from a single-dose container needs JZ (nothing discarded) or JW (amount discarded)"
+                        + (f" for dates of service from {since}." if since else "."),
+                        "Add JZ" + (" (nothing was discarded)." if discarded == 0 else
+                                    ", or report the discarded amount on its own line with JW."), rule=jz_rule)
+    elif (jz_rule or jw_rule) and not mods & {"JW", "JZ"}:
+        ctx.add("info", "modifiers", "If this drug came from a single-dose container, add JZ (nothing discarded) or "
+                                     "report the discarded amount on its own line with JW.",
+                "Say single_dose_container true or false to have this checked.", rule=jz_rule or jw_rule)
+
+    for other in ctx.rules_on("modifiers"):
+        wanted = [m for m in other.modifiers if m not in ("JW", "JZ")]
+        if not wanted or mods & set(wanted):
+            continue
+        if other.requirement == "required":
+            ctx.add("error", "modifiers", f"{ctx.payer_name} requires {' or '.join(wanted)} on {claim.hcpcs} lines.",
+                    f"Add {wanted[0]}. {other.summary}", rule=other)
+        else:
+            ctx.add("info", "modifiers", f"{ctx.payer_name} asks for {' or '.join(wanted)} in some cases: {other.summary}",
+                    rule=other)
+
+
+# --- invoice and prior authorization -----------------------------------------------------------
+
+def _over_threshold(ctx: _Line, rule: Rule, topic: str, what: str, present: bool, fix: str,
+                    unknown_condition: str) -> None:
+    """Required -> error when absent; above a threshold -> error when the billed amount is over it;
+    a condition payerkb cannot evaluate -> `unknown_condition` severity with the rule's summary."""
+    claim = ctx.claim
+    if present:
+        return
+    if rule.requirement == "required":
+        ctx.add("error", topic, f"{ctx.payer_name} requires {what} for {claim.hcpcs}; none given.", fix, rule=rule)
+    elif rule.threshold_usd is not None:
+        limit = f"${rule.threshold_usd:,.2f}"
+        if claim.billed_amount is None:
+            ctx.add("warning", topic, f"{ctx.payer_name} requires {what} above {limit}; no billed amount given to "
+                                      "compare.", f"Give billed_amount, or {fix[0].lower()}{fix[1:]}", rule=rule)
+        elif claim.billed_amount > rule.threshold_usd:
+            ctx.add("error", topic, f"Billed ${claim.billed_amount:,.2f} is above {limit}, from which {ctx.payer_name} "
+                                    f"requires {what}; none given.", fix, rule=rule)
+        elif claim.billed_amount == rule.threshold_usd:
+            ctx.add("warning", topic, f"Billed ${claim.billed_amount:,.2f} is exactly {ctx.payer_name}'s {limit} "
+                                      f"threshold for {what}: {rule.summary}", fix, rule=rule)
+    else:
+        ctx.add(unknown_condition, topic, f"{ctx.payer_name} requires {what} in some cases: {rule.summary}", fix, rule=rule)
+
+
+def _invoice(ctx: _Line) -> None:
+    claim = ctx.claim
+    for rule in ctx.rules_on("invoice"):
+        _over_threshold(ctx, rule, "invoice", "an invoice", bool(claim.invoice_attached),
+                        "Attach the purchase invoice (net of discounts) to the claim.", unknown_condition="info")
+        if rule.invoice_max_age_days:
+            if claim.invoice_date is None:
+                ctx.add("info", "invoice", f"{ctx.payer_name} takes invoices up to {rule.invoice_max_age_days} days "
+                                           "old; give invoice_date to have it checked.", rule=rule)
+            else:
+                age = (claim.date_of_service - claim.invoice_date).days
+                if age > rule.invoice_max_age_days:
+                    ctx.add("error", "invoice", f"The invoice is {age} days older than the date of service; "
+                                                f"{ctx.payer_name} takes invoices up to {rule.invoice_max_age_days} days old.",
+                            "Attach a more recent invoice for the drug.", rule=rule)
+
+
+def _prior_auth(ctx: _Line) -> None:
+    for rule in ctx.rules_on("prior_auth"):
+        # a missed prior authorization cannot be fixed after the fact, so an unclear condition warns
+        _over_threshold(ctx, rule, "prior_auth", "prior authorization", bool(ctx.claim.prior_auth_number),
+                        "Get prior authorization before the date of service and give its number.",
+                        unknown_condition="warning")
+
+
+# --- what the payer says that a line cannot show, and what payerkb does not know ------------------
+
+def _reminders(ctx: _Line) -> None:
+    for topic in REMINDER_TOPICS:
+        for rule in ctx.rules_on(topic):
+            lead = ""
+            if topic == "pricing" and rule.pricing_basis:
+                basis = PRICING_WORDS.get(rule.pricing_basis, rule.pricing_basis)
+                lead = f"priced from {basis}" + (f" at {rule.percent:g}%" if rule.percent else "") + ": "
+            ctx.add("info", topic, f"{ctx.payer_name}: {lead}{rule.summary}", rule=rule)
+
+
+def _gaps(ctx: _Line) -> None:
+    if not ctx.is_noc:
+        return
+    all_rules = ctx.kb.rules_for(ctx.payer["id"], ctx.conn)
+    for topic in CHECKED_TOPICS + REMINDER_TOPICS:
+        here = ctx.by_topic.get(topic, [])
+        gap = next((r for r in here if r.origin == "gap"), None)
+        words = topic.replace("_", " ")
+        if gap is not None:
+            ctx.add("info", topic, f"No public source for {ctx.payer_name}'s {words} rules: payerkb does not know them yet.",
+                    rule=gap, basis="gap")
+        elif not here and any(r.topic == topic for r in all_rules):
+            ctx.add("info", topic, f"payerkb has no {words} rule of {ctx.payer_name} for {ctx.claim.hcpcs} on "
+                                   f"{ctx.claim.setting.replace('_', ' ')} claims on {ctx.dos}.", basis="gap")

@@ -1,0 +1,180 @@
+"""`payerkb check` (claim lines against payer rules) and `payerkb which-code` (the code advisor)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from payerkb.advisor import which_code
+from payerkb.check import check_claim
+from payerkb.claim import DRUG_KINDS, SETTINGS, ClaimInputError
+
+DEFAULT_DB = Path("db/payerkb.db")
+MARKS = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
+COLOURS = {"error": "red", "warning": "yellow", "info": None}
+
+
+def read_claim_lines(text: str) -> list[tuple[int, object]]:
+    """(line number, parsed JSON or ClaimInputError) for a JSON object, a JSON array or JSON Lines."""
+    stripped = text.strip()
+    if not stripped:
+        return [(1, ClaimInputError(None, "the input is empty: give a JSON claim line, or JSON Lines"))]
+    try:
+        whole = json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        whole, first_error = None, exc
+    else:
+        if isinstance(whole, list):
+            return [(i, item) for i, item in enumerate(whole, 1)]
+        return [(1, whole)]
+    lines = [(n, raw) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]
+    if len(lines) == 1 or stripped.startswith("["):
+        return [(first_error.lineno, ClaimInputError(None, f"not valid JSON: {first_error.msg} "
+                                                           f"(line {first_error.lineno}, column {first_error.colno})"))]
+    out = []
+    for n, raw in lines:
+        try:
+            out.append((n, json.loads(raw)))
+        except json.JSONDecodeError as exc:
+            out.append((n, ClaimInputError(None, f"not valid JSON: {exc.msg} (column {exc.colno})")))
+    return out
+
+
+def _citation(f: dict) -> str:
+    bits = [f"rule {f['rule_id']}" if f["rule_id"] else (f["basis"] or "")]
+    if f["source_url"]:
+        bits.append(f["source_url"] + (f" (as of {f['as_of']})" if f["as_of"] else ""))
+    if f["likely_denial"]:
+        bits.append("likely denial " + ", ".join(f["likely_denial"]))
+    return " | ".join(b for b in bits if b)
+
+
+def format_result(result: dict, label: str, min_severity: str = "info", line: dict | None = None) -> str:
+    keep = ("error", "warning", "info")[: ("error", "warning", "info").index(min_severity) + 1]
+    counts = {s: sum(f["severity"] == s for f in result["findings"]) for s in ("error", "warning", "info")}
+    head = f"{label}: {'OK' if result['ok'] else 'REJECT LIKELY'} ({counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes)"
+    out = [click.style(head, bold=True)]
+    for f in result["findings"]:
+        if f["severity"] not in keep:
+            continue
+        out.append(f"  {click.style(MARKS[f['severity']], fg=COLOURS[f['severity']])} {f['topic']:<11} {f['message']}")
+        if f["fix"]:
+            out.append(f"  {'':7} {'':11} fix: {f['fix']}")
+        cite = _citation(f)
+        if cite:
+            out.append(f"  {'':7} {'':11} {cite}")
+    n, given = result["normalized"], line or {}
+    fixed = [f"code {n['suggested_code']}" if n.get("suggested_code") else None,
+             f"units {n['units']:g}" if n.get("units") is not None and given.get("units") not in (None, n["units"]) else None,
+             f"NDC {n['ndc_11']}" if n.get("ndc_11") and n["ndc_11"] != given.get("ndc") else None,
+             f"narrative \u201c{n['narrative']}\u201d" if n.get("narrative") and n["narrative"] != given.get("narrative") else None]
+    if any(fixed):
+        out.append("  corrected: " + "; ".join(x for x in fixed if x))
+    return "\n".join(out)
+
+
+def _label(line, number: int, batch: bool) -> str:
+    parts = [str(line.get(k)) for k in ("payer_id", "hcpcs", "date_of_service") if isinstance(line, dict) and line.get(k)]
+    core = " ".join(parts) or "claim line"
+    return f"line {number}: {core}" if batch else core
+
+
+@click.command("check")
+@click.argument("claims", type=click.File("r", encoding="utf-8"), metavar="FILE|-")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), default=DEFAULT_DB, show_default=True,
+              help="The payerkb database to check against.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON result per claim line (JSON Lines).")
+@click.option("--min-severity", type=click.Choice(["error", "warning", "info"]), default="info", show_default=True,
+              help="Leave out findings below this severity in the text report.")
+def check_command(claims, db_path: Path, as_json: bool, min_severity: str):
+    """Check claim lines against the payer's rules and say what will be rejected and how to fix it.
+
+    FILE holds one claim line as a JSON object, a JSON array of them, or JSON Lines (one object a
+    line); `-` reads standard input. Fields: payer_id, date_of_service, setting, hcpcs, units,
+    modifiers, ndc, ndc_qualifier, ndc_unit, ndc_quantity, narrative (or drug_name, dose, route),
+    drug_kind, billed_amount, invoice_attached, invoice_date, prior_auth_number, discarded_amount,
+    single_dose_container.
+
+    Exit status: 0 no errors, 1 some line has an error finding, 2 malformed input (the message names
+    the line and the field).
+
+    \b
+    Example:
+      echo '{"payer_id": "medicare-palmetto-jj", "date_of_service": "2026-01-15",
+             "hcpcs": "J3590", "units": 3}' | payerkb check -
+    """
+    if not db_path.exists():
+        click.secho(f"{db_path} does not exist: run `payerkb build` first.", fg="red", err=True)
+        sys.exit(2)
+    items = read_claim_lines(claims.read())
+    batch = len(items) > 1
+    bad_input = any_error = False
+    for number, line in items:
+        try:
+            if isinstance(line, ClaimInputError):
+                raise line
+            result = check_claim(line, db_path)
+        except ClaimInputError as exc:
+            bad_input = True
+            where = f"line {number}: " if batch or number > 1 else ""
+            if as_json:
+                click.echo(json.dumps({"line": number, **exc.as_json()}))
+            click.secho(f"{where}{exc.message}", fg="red", err=True)
+            continue
+        any_error = any_error or not result["ok"]
+        if as_json:
+            click.echo(json.dumps({"line": number, **result} if batch else result))
+        else:
+            click.echo(format_result(result, _label(line, number, batch), min_severity, line))
+    sys.exit(2 if bad_input else 1 if any_error else 0)
+
+
+@click.command("which-code")
+@click.option("--drug-kind", type=click.Choice(DRUG_KINDS), help="What kind of drug it is.")
+@click.option("--setting", type=click.Choice(SETTINGS), default="professional", show_default=True,
+              help="Where it is billed.")
+@click.option("--payer", "payer_id", help="Payer id, e.g. medicare-palmetto-jj.")
+@click.option("--date", "date", help="Date of service, YYYY-MM-DD (default today).")
+@click.option("--ndc", help="An NDC: when the CMS crosswalk lists it under a specific code, that code wins.")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Answer as JSON.")
+def which_code_command(drug_kind, setting, payer_id, date, ndc, db_path: Path, as_json: bool):
+    """Which HCPCS code to bill a drug on, and why, with sources.
+
+    \b
+    Examples:
+      payerkb which-code --drug-kind biologic --setting outpatient_facility \\
+          --payer medicare-palmetto-jj --date 2026-01-15
+      payerkb which-code --ndc 00002-1433-80 --date 2026-01-15
+    """
+    if not db_path.exists():
+        click.secho(f"{db_path} does not exist: run `payerkb build` first.", fg="red", err=True)
+        sys.exit(2)
+    try:
+        answer = which_code(db=db_path, drug_kind=drug_kind, setting=setting, payer_id=payer_id, date=date, ndc=ndc)
+    except ClaimInputError as exc:
+        click.secho(exc.message.replace(f"{exc.field}:", f"--{(exc.field or '').replace('_', '-')}:", 1),
+                    fg="red", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    if answer["code"] is None:
+        click.echo("No code could be chosen.")
+    else:
+        click.secho(f"{answer['code']}  {answer.get('long_descriptor') or ''}".rstrip(), bold=True)
+    for reason in answer["reasons"]:
+        click.echo(f"  why: {reason}")
+    if answer.get("opps_status_indicator"):
+        click.echo(f"  OPPS status indicator: {answer['opps_status_indicator']}")
+    for src in answer["sources"]:
+        click.echo(f"  source: {src['url'] or src['title']}" + (f" (as of {src['as_of']})" if src.get("as_of") else ""))
+    for alt in answer["alternatives"]:
+        click.echo(f"  instead: {alt['code']}: {alt['why']}")
+    for rule in answer["payer_rules"]:
+        click.echo(f"  payer rule {rule['rule_id']} ({rule['status']}): {rule['summary']}"
+                   + (f" [{rule['source_url']}]" if rule["source_url"] else ""))
+    for note in answer["notes"]:
+        click.echo(f"  note: {note}")
