@@ -130,6 +130,9 @@ def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
 from payerkb.scrape import scrape  # noqa: E402
 
 cli.add_command(scrape)
+from payerkb.ingest import ingest_cms  # noqa: E402
+
+cli.add_command(ingest_cms)
 
 
 def main():  # pragma: no cover - console entry point
