@@ -285,7 +285,9 @@ select r.id as rule_id, r.payer_id, r.topic, r.requirement, r.status, s.id as so
 from rules r join rule_sources rs on rs.rule_id = r.id join sources s on s.id = rs.source_id""", replace=True)
     db.create_view("stale_sources", """
 select s.*, cast(julianday('now') - julianday(s.doc_date) as integer) as age_days,
-  (select count(*) from rule_sources rs where rs.source_id = s.id) as rules_citing
+  (select count(*) from rule_sources rs where rs.source_id = s.id) as rules_citing,
+  (select group_concat(distinct r.payer_id) from rule_sources rs join rules r on r.id = rs.rule_id
+    where rs.source_id = s.id) as payers
 from sources s
 where s.doc_date is not null and s.doc_date < date('now', '-3 years')
 order by s.doc_date""", replace=True)

@@ -127,6 +127,9 @@ def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
 
 
 # Commands that live in their own modules register themselves here.
+from payerkb.coverage import coverage  # noqa: E402
+
+cli.add_command(coverage)
 from payerkb.scrape import scrape  # noqa: E402
 
 cli.add_command(scrape)

@@ -59,6 +59,7 @@ CANNED_EXAMPLES = {
     "pricing_basis_by_payer_type": {"payer_type": "", "basis": "wac"},
     "conflicting_or_unconfirmed": {"status": ""},
     "sources_older_than": {"days": "1095"},
+    "coverage": {"payer_type": ""},
     "hcpcs_for_ndc": {"ndc": "00270-7015-46"},
 }
 
