@@ -303,7 +303,7 @@ async def test_matrix_filters_and_csv_download(pages):
 
 async def test_changes_page_newest_first_with_filters(pages):
     html = (await pages.client.get("/-/changes")).text
-    dates = re.findall(r"<tr>\s*<td>([0-9T:-]+)</td>", html)
+    dates = re.findall(r'<tr>\s*<td class="pk-nowrap">([0-9T:-]+)</td>', html)
     assert dates == ["2026-03-01T09:30:00", "2026-01-05", "2025-12-31"]
     assert 'href="/-/changes.atom"' in html and 'type="application/atom+xml"' in html
     data = (await pages.client.get("/-/changes.json?kind=rule_added")).json()
