@@ -83,7 +83,7 @@ async def test_rules_for_payer_and_code_answers_with_sources(ds):
     rows = r.json()
     topics = {row["topic"] for row in rows}
     assert {"narrative", "pricing", "modifiers"} <= topics
-    narrative = next(row for row in rows if row["topic"] == "narrative")
+    narrative = next(row for row in rows if row["topic"] == "narrative" and row["setting"] == "professional")
     assert "palmettogba.com" in narrative["source_urls"]
 
 
