@@ -6,6 +6,7 @@ Each feature keeps its own module under payerkb/web/ exposing ROUTES, a list of
 from datasette import hookimpl
 
 from payerkb.web import FEATURE_MODULES
+from payerkb.web.security import security_headers
 
 
 @hookimpl
@@ -21,3 +22,9 @@ def extra_template_vars(datasette):
     return {"payerkb_links": [
         (label, path) for module in FEATURE_MODULES for label, path in getattr(module, "NAV_LINKS", [])
     ]}
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Content-Security-Policy and other safe headers on every response (payerkb/web/security.py)."""
+    return security_headers

@@ -1,0 +1,172 @@
+"""A bounded load test on 127.0.0.1: lookup, smart search and claim check under concurrent clients.
+
+    python -m benchmarks.loadtest --db db/payerkb.db --clients 16 --seconds 30
+
+Starts `payerkb serve`'s Datasette on a free loopback port, probes each endpoint once (one that
+answers 404/405 is not built yet and is reported as skipped), then runs `clients` threads that
+share the endpoints round-robin until `seconds` pass or `max_requests` are sent, whichever comes
+first. Any answer other than 200, and any connection error or timeout, counts as an error.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from benchmarks import server
+from benchmarks.bench_lookup import lookup_paths
+
+SEARCH_QUERIES = ["invoice", "prior auth J3590", "NDC format", "wac pricing", "JZ modifier",
+                  "precertification", "narrative item 19", "units"]
+
+
+@dataclass
+class Endpoint:
+    name: str
+    method: str
+    requests: list[tuple[str, bytes | None]]  # (path, body) pairs, used in turn
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    samples: list[str] = field(default_factory=list)  # the first few errors, for the report
+
+    def error(self, what: str) -> None:
+        self.errors += 1
+        if len(self.samples) < 3:
+            self.samples.append(what)
+
+
+def _payers(db_path: Path, limit: int = 20) -> list[str]:
+    conn = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
+    try:
+        return [r[0] for r in conn.execute("select id from payers order by id limit ?", (limit,))]
+    finally:
+        conn.close()
+
+
+def endpoints(db_path: Path) -> list[Endpoint]:
+    payers = _payers(db_path)
+    search = [(f"/-/search.json?{urllib.parse.urlencode({'q': q})}", None) for q in SEARCH_QUERIES]
+    check = [(
+        "/-/check",
+        json.dumps({"payer_id": p, "date_of_service": "2026-01-15", "setting": "professional",
+                    "hcpcs": "J3590", "units": 1, "ndc": "00002-7510-01",
+                    "narrative": "Synthetic biologic 100 mg IV, NDC 00002751001"}).encode(),
+    ) for p in payers]
+    return [
+        Endpoint("lookup", "GET", [(p, None) for p in lookup_paths(db_path)]),
+        Endpoint("search", "GET", search),
+        Endpoint("check", "POST", check, {"Content-Type": "application/json"}),
+    ]
+
+
+def probe(port: int, endpoint: Endpoint) -> str | None:
+    """None when the endpoint answers 200; else why it is skipped (not built yet) or broken."""
+    path, body = endpoint.requests[0]
+    status, text = server.request(port, endpoint.method, path, body, endpoint.headers)
+    if status in (404, 405):
+        return f"not served yet ({status} from {endpoint.method} {path.split('?')[0]})"
+    if status != 200:
+        raise RuntimeError(f"{endpoint.name}: {endpoint.method} {path} answered {status}: {text[:300]!r}")
+    return None
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
+
+
+def load(port: int, active: list[Endpoint], clients: int, seconds: float, max_requests: int) -> tuple[dict, float]:
+    tallies = {e.name: Tally() for e in active}
+    lock = threading.Lock()
+    sent = [0]
+    deadline = time.monotonic() + seconds
+
+    def client(i: int) -> None:
+        conn = server.Connection(port, timeout=30)
+        n = i
+        while time.monotonic() < deadline:
+            with lock:
+                if sent[0] >= max_requests:
+                    break
+                sent[0] += 1
+            endpoint = active[n % len(active)]
+            path, body = endpoint.requests[(n // len(active)) % len(endpoint.requests)]
+            n += 1
+            started = time.perf_counter()
+            try:
+                status, text = conn.fetch(endpoint.method, path, body, endpoint.headers)
+            except OSError as exc:
+                with lock:
+                    tallies[endpoint.name].error(f"{path}: {exc!r}")
+                continue
+            elapsed = time.perf_counter() - started
+            with lock:
+                if status == 200:
+                    tallies[endpoint.name].latencies.append(elapsed)
+                else:
+                    tallies[endpoint.name].error(f"{status} {path}: {text[:200]!r}")
+        conn.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return tallies, time.monotonic() - started
+
+
+def run(db_path: Path, clients: int = 16, seconds: float = 30, max_requests: int = 50_000) -> dict:
+    """Serve db_path as `payerkb serve` does and load it; per endpoint: counts, errors, latencies."""
+    db_path = Path(db_path)
+    port = server.free_port()
+    with server.running(server.payerkb_command(db_path, port), port):
+        eps = endpoints(db_path)
+        skipped = {e.name: why for e in eps if (why := probe(port, e))}
+        active = [e for e in eps if e.name not in skipped]
+        tallies, wall = load(port, active, clients, seconds, max_requests) if active else ({}, 0.0)
+    result = {"clients": clients, "seconds": wall, "endpoints": {}}
+    for e in eps:
+        if e.name in skipped:
+            result["endpoints"][e.name] = {"skipped": skipped[e.name]}
+            continue
+        t = tallies[e.name]
+        ms = [x * 1000 for x in t.latencies]
+        result["endpoints"][e.name] = {
+            "requests": len(ms) + t.errors, "errors": t.errors, "error_samples": t.samples,
+            "rps": (len(ms) + t.errors) / wall if wall else 0.0,
+            "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "p99_ms": percentile(ms, 99),
+            "max_ms": max(ms, default=float("nan")),
+        }
+    return result
+
+
+@click.command()
+@click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("db/payerkb.db"), show_default=True)
+@click.option("--clients", type=click.IntRange(1, 64), default=16, show_default=True)
+@click.option("--seconds", type=click.FloatRange(1, 600), default=30, show_default=True)
+@click.option("--max-requests", type=click.IntRange(1), default=50_000, show_default=True)
+def main(db_path: Path, clients: int, seconds: float, max_requests: int):
+    """Load-test lookup, search and check on 127.0.0.1; exit 1 if any request failed."""
+    result = run(db_path, clients, seconds, max_requests)
+    click.echo(json.dumps(result, indent=2))
+    if any(e.get("errors") for e in result["endpoints"].values()):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

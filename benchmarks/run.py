@@ -1,0 +1,216 @@
+"""`make bench`: run every benchmark once on this machine and write docs/benchmarks.md.
+
+    python -m benchmarks.run                  # shipped policies/ + synthetic 1,000 and 10,000 payers
+    python -m benchmarks.run --sizes 200 --loadtest-seconds 5 --out /tmp/bench.md   # a quick try
+
+Every figure in the file comes from the same run: builds (time, peak memory), lookup throughput
+against bare Datasette, the search and check developers' measure() functions, and the load test.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import os
+import platform
+import sqlite3
+import subprocess
+import tempfile
+import time
+import traceback
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+
+from benchmarks import bench_build, bench_lookup, generate, loadtest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOKUP_TARGET = 0.8
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:")), 0)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return [
+        ("date (UTC)", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")),
+        ("commit", commit),
+        ("CPU", f"{cpu}, {len(os.sched_getaffinity(0))} cores available"),
+        ("memory", f"{mem_kb / 1024 / 1024:.1f} GiB"),
+        ("OS", f"{platform.system()} {platform.release()}"),
+        ("Python", platform.python_version()),
+        ("SQLite", sqlite3.sqlite_version),
+        ("Datasette", version("datasette")),
+        ("sqlite-utils", version("sqlite-utils")),
+    ]
+
+
+def other_measure(module: str, db_path: Path) -> list[tuple[str, str]]:
+    """Rows from another developer's benchmarks/<module>.py measure(db_path), or why there are none."""
+    if importlib.util.find_spec(f"benchmarks.{module}") is None:
+        return [("-", "not available (benchmarks/%s.py does not exist yet)" % module)]
+    try:
+        rows = importlib.import_module(f"benchmarks.{module}").measure(db_path)
+        return [(str(name), str(value)) for name, value in rows]
+    except Exception as exc:  # noqa: BLE001 - the report says what failed instead of losing the run
+        traceback.print_exc()
+        return [("-", f"failed: {type(exc).__name__}: {exc}"[:300])]
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _ms(value: float) -> str:
+    return "n/a" if value != value else f"{value:.1f}"  # NaN when nothing was measured
+
+
+def _log(msg: str) -> None:
+    click.echo(f"[bench {time.strftime('%H:%M:%S')}] {msg}", err=True)
+
+
+def run(sizes: list[int], workdir: Path, loadtest_seconds: float, loadtest_clients: int) -> str:
+    started = time.perf_counter()
+    info = machine()
+    kbs: list[tuple[str, Path, Path]] = [("shipped policies/", ROOT / "policies", workdir / "shipped" / "payerkb.db")]
+    gen_rows = []
+    for n in sizes:
+        _log(f"generating {n} synthetic payers")
+        t0 = time.perf_counter()
+        tree = generate.generate(n, workdir / f"syn{n}" / "policies")
+        gen_rows.append([f"{n:,}", f"{time.perf_counter() - t0:.1f}"])
+        kbs.append((f"synthetic, {n:,} payers", tree, workdir / f"syn{n}" / "payerkb.db"))
+
+    build_rows = []
+    for label, policies, out in kbs:
+        _log(f"building {label}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        f = bench_build.build_in_child(policies, out)
+        build_rows.append([label, f"{f.payers:,}", f"{f.rules:,}", f"{f.rule_codes:,}",
+                           f"{f.seconds:.1f}", f"{f.peak_rss_mb:.0f}", f"{f.db_mb:.1f}"])
+
+    lookup_rows = []
+    for label, _, db_path in (kbs[0], kbs[-1]):
+        _log(f"lookup throughput on {label}")
+        r = bench_lookup.measure_lookup(db_path)
+        verdict = "meets" if r["ratio"] >= LOOKUP_TARGET else "MISSES"
+        lookup_rows.append([label, f"{r['payerkb_rps']:.0f}", f"{r['bare_rps']:.0f}",
+                            f"**{r['ratio']:.2f}** ({verdict} >= {LOOKUP_TARGET})",
+                            f"{r['bare_sql_rps']:.0f}", f"{r['payerkb_rps'] / r['bare_sql_rps']:.2f}",
+                            r["errors"]])
+        lookup_params = r
+
+    other_rows = []
+    for label, _, db_path in kbs[1:]:
+        for module, what in (("bench_search", "search"), ("bench_check", "claim check")):
+            _log(f"{what} on {label}")
+            other_rows += [[label, what, name, value] for name, value in other_measure(module, db_path)]
+
+    load_db = kbs[-1]
+    _log(f"load test on {load_db[0]}: {loadtest_clients} clients, {loadtest_seconds:.0f} s")
+    load = loadtest.run(load_db[2], clients=loadtest_clients, seconds=loadtest_seconds)
+    load_rows = []
+    for name, e in load["endpoints"].items():
+        if "skipped" in e:
+            load_rows.append([name, "skipped: " + e["skipped"], "", "", "", "", "", ""])
+        else:
+            load_rows.append([name, f"{e['requests']:,}", e["errors"], f"{e['rps']:.0f}", _ms(e["p50_ms"]),
+                              _ms(e["p95_ms"]), f"**{_ms(e['p99_ms'])}**", _ms(e["max_ms"])])
+    errors = [f"- {name}: {s}" for name, e in load["endpoints"].items() for s in e.get("error_samples", [])]
+
+    total = time.perf_counter() - started
+    return "\n".join([
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m benchmarks.run`); do not edit by hand. Every figure below "
+        f"comes from one run on the machine described here, which took {total / 60:.1f} minutes. "
+        "Synthetic knowledge bases are written by `python -m benchmarks.generate` (invented payers "
+        "and rules over the real reference vocabulary; see that module).",
+        "",
+        "## Machine",
+        "",
+        _table(["", ""], [list(r) for r in info]),
+        "",
+        "## Build",
+        "",
+        "`payerkb build` (validation, database, every build step and the search index) in a child "
+        "process; peak memory is that child's maximum resident set size (`os.wait4`).",
+        "",
+        _table(["knowledge base", "payers", "rules (with gaps)", "rule_codes", "seconds", "peak RSS (MB)",
+                "database (MB)"], build_rows),
+        "",
+        "Generating the synthetic trees: "
+        + ", ".join(f"{n} payers in {s} s" for n, s in gen_rows) + ".",
+        "",
+        "## Lookup: a payer's rules for one code",
+        "",
+        "Requests per second of `/payerkb/rules_for_payer_and_code.json?payer=…&code=J3590&_shape=array` "
+        f"(cycling through up to {lookup_params['payers']} payers) served as `payerkb serve` serves it, "
+        "against bare Datasette (no plugins, no metadata, default settings) serving a one-row table "
+        "added to a copy of the same file: `/payerkb/bench_one_row.json?_shape=array`. Both servers run "
+        f"on 127.0.0.1 at the same time; {lookup_params['threads']} client threads with keep-alive "
+        f"connections send {lookup_params['requests']:,} requests per round, {lookup_params['rounds']} "
+        "alternating rounds each, median reported. A stricter baseline is also shown: bare Datasette "
+        "answering `?sql=select * from bench_one_row` (a table page also counts rows and looks for "
+        "facets; an arbitrary query does not).",
+        "",
+        _table(["knowledge base", "payerkb lookup (req/s)", "bare one-row table (req/s)",
+                f"ratio (target >= {LOOKUP_TARGET})", "bare one-row SQL query (req/s)", "ratio to that",
+                "errors"], lookup_rows),
+        "",
+        "## Search and claim check",
+        "",
+        "From `benchmarks/bench_search.py` and `benchmarks/bench_check.py` (`measure(db_path)`, written "
+        "by the search and check developers), on the synthetic knowledge bases.",
+        "",
+        _table(["knowledge base", "feature", "metric", "value"], other_rows),
+        "",
+        "## Load test",
+        "",
+        f"`python -m benchmarks.loadtest`: {load['clients']} concurrent clients on 127.0.0.1 for "
+        f"{load['seconds']:.0f} s against {load_db[0]}, sharing the endpoints round-robin (lookup: the "
+        "canned query above; search: `GET /-/search.json?q=…`; check: `POST /-/check` with a JSON claim "
+        "line). Any answer but 200 is an error. Latencies in milliseconds; an endpoint that answers "
+        "404 is not built yet and is skipped.",
+        "",
+        _table(["endpoint", "requests", "errors", "req/s", "p50", "p95", "p99", "max"], load_rows),
+        *(["", "First errors seen:", "", *errors] if errors else []),
+        "",
+    ])
+
+
+@click.command()
+@click.option("--sizes", default="1000,10000", show_default=True,
+              help="Synthetic knowledge base sizes (payers), comma-separated.")
+@click.option("--out", type=click.Path(path_type=Path), default=ROOT / "docs" / "benchmarks.md",
+              show_default="docs/benchmarks.md")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None,
+              help="Where to write synthetic trees and databases (default: a temporary folder, removed after).")
+@click.option("--loadtest-seconds", type=click.FloatRange(1, 600), default=30, show_default=True)
+@click.option("--loadtest-clients", type=click.IntRange(1, 64), default=16, show_default=True)
+def main(sizes: str, out: Path, workdir: Path | None, loadtest_seconds: float, loadtest_clients: int):
+    """Run the benchmarks and write docs/benchmarks.md."""
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {sizes!r}", param_hint="--sizes")
+    if not size_list or min(size_list) < 1:
+        raise click.BadParameter("give at least one size of 1 or more", param_hint="--sizes")
+    with tempfile.TemporaryDirectory(prefix="payerkb-bench-") as tmp:
+        report = run(size_list, workdir or Path(tmp), loadtest_seconds, loadtest_clients)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report, encoding="utf-8")
+    click.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Start Datasette as a real process on 127.0.0.1 and talk to it over keep-alive HTTP connections.
+
+Used by the lookup benchmark and the load test. Only the loopback address is ever used.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from payerkb.cli import DEFAULT_METADATA, datasette_command
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+
+# Datasette loads entry-point plugins (payerkb's among them) unless this attribute is set before
+# datasette.plugins is imported: that is the switch for "bare Datasette".
+_BARE = "import sys; sys._called_from_test = True; from datasette.cli import cli; cli()"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def payerkb_command(db: Path, port: int) -> list[str]:
+    """Exactly what `payerkb serve` runs: immutable, metadata.yml, the plugin, the serve settings."""
+    return datasette_command(Path(db), port, HOST, ROOT / DEFAULT_METADATA)
+
+
+def bare_command(db: Path, port: int) -> list[str]:
+    """Datasette with no plugins, no metadata and default settings, serving the file immutable."""
+    return [sys.executable, "-c", _BARE, "serve", "-i", str(db), "--host", HOST, "--port", str(port)]
+
+
+@contextmanager
+def running(cmd: list[str], port: int, timeout: float = 120):
+    """Run a server command; yield its base URL once /-/versions.json answers; stop it after."""
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"server exited with {proc.returncode}: {log.read().decode()[-2000:]}")
+            try:
+                status, _ = request(port, "GET", "/-/versions.json", timeout=2)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server on port {port} did not answer within {timeout} s")
+            time.sleep(0.2)
+        yield f"http://{HOST}:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None, timeout: float = 30) -> tuple[int, bytes]:
+    """One request on a fresh connection."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+class Connection:
+    """A keep-alive connection that reconnects after an error (one per client thread)."""
+
+    def __init__(self, port: int, timeout: float = 30):
+        self.port, self.timeout = port, timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def fetch(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
+        try:
+            self.conn.request(method, path, body=body, headers=headers or {})
+            resp = self.conn.getresponse()
+            return resp.status, resp.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

@@ -1,0 +1,91 @@
+"""Safe response headers on everything payerkb serves, added by Datasette's asgi_wrapper hook.
+
+The Content-Security-Policy lets scripts run only from this server's own files, plus the inline
+scripts that ship inside Datasette's and payerkb's templates, each allowed by the sha256 of its
+exact text. A `<script>` that ever slipped into a page from data would match no hash and would not
+run. A plugin page that needs JavaScript should put it in payerkb/static/ (or in a static inline
+`<script>` in payerkb/templates/, which is hashed automatically); scripts built at request time
+(e.g. through the extra_body_script hook) are blocked.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from functools import cache
+from pathlib import Path
+
+import datasette
+
+TEMPLATE_DIRS = (
+    Path(datasette.__file__).parent / "templates",
+    Path(__file__).resolve().parent.parent / "templates",
+)
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+# The one inline script of Datasette's that contains a template expression; it renders to either value.
+_KNOWN_EXPRESSIONS = {"{{ datasette_allow_facet }}": ("true", "false")}
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@cache
+def inline_script_hashes() -> tuple[str, ...]:
+    """CSP hash sources for every inline script in the templates, as the browser will see it."""
+    hashes: set[str] = set()
+    for folder in TEMPLATE_DIRS:
+        for template in sorted(folder.glob("*.html")):
+            for body in _INLINE_SCRIPT.findall(template.read_text(encoding="utf-8")):
+                variants = [body]
+                for expr, values in _KNOWN_EXPRESSIONS.items():
+                    if expr in body:
+                        variants = [v.replace(expr, value) for v in variants for value in values]
+                hashes.update(_sha256(v) for v in variants if "{{" not in v and "{%" not in v)
+    return tuple(sorted(hashes))
+
+
+@cache
+def content_security_policy() -> str:
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self' " + " ".join(inline_script_hashes()),
+        "style-src 'self' 'unsafe-inline'",  # Datasette's templates carry inline style blocks
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+@cache
+def headers() -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.encode(), v.encode()) for k, v in (
+        ("content-security-policy", content_security_policy()),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "same-origin"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+    ))
+
+
+def security_headers(app):
+    """ASGI middleware: add the headers above to every HTTP response that does not set them itself."""
+
+    async def with_headers(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                own = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in own}
+                message = {**message, "headers": own + [h for h in headers() if h[0] not in present]}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return with_headers
