@@ -236,7 +236,8 @@ def _read_sentence(col: _Collector, s: str, locator: str, codes: list[str], sett
         touched.append(f)
 
     # one unit of service, whatever the dose
-    if ONE_UNIT.search(s) and re.search(r"\b(bill|report|enter|submit|use|code|units? of service)\w*", s, re.I):
+    if ONE_UNIT.search(s) and (re.search(r"\b(bill|report|enter|submit|use|code|units? of service)\w*", s, re.I)
+                               or REJECT.search(s)):
         f = col.fact("units", setting, locator, codes)
         f.values["unit_rule"] = "one_unit"
         touched.append(f)
@@ -261,7 +262,7 @@ def _read_sentence(col: _Collector, s: str, locator: str, codes: list[str], sett
             touched.append(f)
 
     # invoices (as a document to send, not as a pricing basis)
-    if re.search(r"\binvoices?\b", s, re.I) and requires and not (prices and not re.search(r"\b(submit|attach|send|provide|include)", s, re.I)):
+    if re.search(r"\binvoices?\b", s, re.I) and (requires or ON_REQUEST.search(s)) and not (prices and not re.search(r"\b(submit|attach|send|provide|include)", s, re.I)):
         f = col.fact("invoice", setting, locator, codes)
         amount = _money(s)
         if amount is not None and THRESHOLD_WORDS.search(s):

@@ -191,6 +191,7 @@ class Fetcher:
         self.clock = clock
         self.log: list[FetchRecord] = []
         self._robots: dict[str, RobotFileParser | None] = {}
+        self._robots_failed: dict[str, FetchError] = {}
         self._last_request: dict[str, float] = {}
         self.scraper = "unknown"
 
@@ -326,10 +327,15 @@ class Fetcher:
     def _allowed(self, url: str) -> bool:
         parts = urlsplit(url)
         host = parts.netloc
+        if host in self._robots_failed:  # robots.txt could not be read: leave the host alone this run
+            raise self._robots_failed[host]
         if host not in self._robots:
-            self._robots[host] = self._read_robots(f"{parts.scheme}://{host}/robots.txt")
-        robots = self._robots[host]
-        return robots.can_fetch(self.user_agent, url)
+            try:
+                self._robots[host] = self._read_robots(f"{parts.scheme}://{host}/robots.txt")
+            except FetchError as exc:
+                self._robots_failed[host] = exc
+                raise
+        return self._robots[host].can_fetch(self.user_agent, url)
 
     def _read_robots(self, robots_url: str) -> RobotFileParser:
         parser = RobotFileParser(robots_url)

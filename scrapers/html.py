@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 HEADINGS = ("h1", "h2", "h3", "h4", "h5")
-BLOCKS = ("p", "li", "div", "dd", "dt", "blockquote", "pre")
+BLOCK_CHILDREN = ["p", "div", "table", "ul", "ol"]
 
 
 class ParseError(Exception):
@@ -76,7 +76,13 @@ def sections(container: Tag) -> list[Section]:
                 continue
             if not isinstance(child, Tag):
                 continue
-            if child.name in HEADINGS or _is_strong_heading(child):
+            if child.name in HEADINGS and child.find(BLOCK_CHILDREN):
+                # an unclosed heading swallowed the blocks after it: its own text is the heading
+                flush()
+                heading = clean(" ".join(t for t in child.find_all(string=True, recursive=False)))
+                lines = []
+                walk(child)
+            elif child.name in HEADINGS or _is_strong_heading(child):
                 flush()
                 heading, lines = clean(child.get_text(" ")), []
             elif child.name == "table":
@@ -103,11 +109,14 @@ def _is_strong_heading(tag: Tag) -> bool:
 MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september",
      "october", "november", "december"], 1)}
+MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
+MONTHS["sept"] = 9
+_MONTH = r"(" + "|".join(sorted((m.capitalize() for m in MONTHS), key=len, reverse=True)) + r")"
 _DATE_PATTERNS = (
-    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "ymd"),
-    (re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b"), "mdy"),
-    (re.compile(r"\b(" + "|".join(m.capitalize() for m in MONTHS) + r")\.? (\d{1,2}),? (\d{4})\b"), "Mdy"),
-    (re.compile(r"\b(\d{1,2}) (" + "|".join(m.capitalize() for m in MONTHS) + r") (\d{4})\b"), "dMy"),
+    (re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)"), "ymd"),
+    (re.compile(r"(?<![\d/.])(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?!\d)"), "mdy"),
+    (re.compile(r"\b" + _MONTH + r"\.? (\d{1,2}),? (\d{4})\b"), "Mdy"),
+    (re.compile(r"\b(\d{1,2}) " + _MONTH + r"\.? (\d{4})\b"), "dMy"),
 )
 
 

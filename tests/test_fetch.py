@@ -178,3 +178,13 @@ def test_a_corrupt_cache_entry_is_ignored(tmp_path):
     body = next((tmp_path / "cache").glob("*.body"))
     body.write_bytes(b"half-writ")
     assert cache.get(PAGE) is None
+
+
+def test_unreadable_robots_keeps_us_off_the_host(make):
+    with responses.RequestsMock() as web:
+        web.get(ROBOTS, status=503)
+        fetcher = make(retries=0)
+        for _ in range(2):
+            with pytest.raises(FetchError, match="robots.txt answered HTTP 503"):
+                fetcher.get(PAGE)
+        assert [c.request.url for c in web.calls] == [ROBOTS]  # asked once, page never fetched
