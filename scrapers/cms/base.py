@@ -12,6 +12,7 @@ from scrapers.cms.common import (
     Table,
     data_rows,
     find_header,
+    header_problem,
     keep_code,
     preamble_lines,
     resolve_period,
@@ -93,8 +94,6 @@ def tabular_kind(
                       when.effective_to, when.found_in, rows, dropped)
 
     def missing() -> str:
-        from scrapers.cms.common import header_problem
-
         return header_problem(columns)
 
     return Kind(name, table, label, source_url, period, fields, match, parse, missing, prefer)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 
 from scrapers.cms.base import HCPCS_PAGE, RELEASE_PERIOD, Kind, code, tabular_kind
-from scrapers.cms.common import CMSFileError, Column, Parsed, Table, keep_code, resolve_period, text, yyyymmdd
+from scrapers.cms.common import (
+    CMSFileError, Column, Parsed, Table, keep_code, resolve_period, text, yyyymmdd,
+)
 
 FIELDS = {"hcpcs": str, "long_descriptor": str, "add_date": str, "term_date": str}
 
@@ -32,7 +34,7 @@ def _match(t: Table):
             if PRN_HEADER.match(line):
                 return ("prn", i)
     found = _GRID.match(t)
-    return ("grid", found) if found and "seqnum" not in "".join(map(str, t.rows[found[0]])).lower() else None
+    return ("grid", found) if found else None
 
 
 def _parse_prn(t: Table, at: int, quarter: str | None) -> Parsed:
