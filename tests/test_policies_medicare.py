@@ -227,8 +227,11 @@ def test_every_medicare_rule_has_a_dated_source_or_says_unconfirmed(db):
 
 
 def test_topics_without_a_source_stay_visible_as_gaps(db):
-    gap = db["rules"].get("medicare-noridian-je--gap-prior-auth")
+    gap = db["rules"].get("medicare-noridian-je--gap-submission")
     assert (gap["requirement"], gap["status"], gap["origin"]) == ("unknown", "unconfirmed", "gap")
+    # a belief backed only by a weak source is written down but says unconfirmed
+    pa = db["rules"].get("medicare-noridian-je--prior-auth-part-b-drugs")
+    assert (pa["requirement"], pa["status"], pa["source_count"]) == ("not_required", "unconfirmed", 1)
 
 
 def test_dme_macs_use_j7699_j7799_and_noridian_adds_its_claim_fields(db):
