@@ -218,18 +218,28 @@ def summary(conn, today: dt.date | None = None) -> dict:
             "payer_types": _payer_facets(conn)["payer_type"], "recent_changes": recent}
 
 
-def payer_page(conn, payer_id: str, today: dt.date | None = None) -> dict | None:
+def payer_page(conn, payer_id: str, today: dt.date | None = None, code: str | None = None) -> dict | None:
+    """A payer and all its rules by topic; with code, only the rules that cover that code.
+    Raises ValueError for a code payerkb does not cover."""
     row = _one(conn, "select * from payers where id = ?", [payer_id])
     if row is None:
         return None
     payer = _shape_payer(row)
-    rules = _rules(conn, "r.payer_id = ?", [payer_id], today)
+    if code:
+        code = code.upper()
+        if not _one(conn, "select code from codes where code = ?", [code]):
+            raise ValueError(f"code: {code!r} is not one of the NOC codes payerkb covers")
+        rules = _rules(conn, "r.payer_id = ? and exists (select 1 from rule_codes rc where rc.rule_id = r.id"
+                             " and rc.code = ?)", [payer_id, code], today)
+    else:
+        rules = _rules(conn, "r.payer_id = ?", [payer_id], today)
     groups = _rows(conn, """
         select group_id as id, count(*) as rules from rules
         where payer_id = ? and group_id is not null group by group_id""", [payer_id])
     counts = {g["id"]: g["rules"] for g in groups}
     payer["groups"] = [{"id": g, "rules": counts.get(g, 0)} for g in payer["includes"]]
-    return {"payer": payer, "topics": _by_topic(rules)}
+    codes = [c for (c,) in conn.execute("select code from codes order by code = 'J3590' desc, code")]
+    return {"payer": payer, "code": code, "codes": codes, "topics": _by_topic(rules)}
 
 
 OPPS_MEANINGS = {

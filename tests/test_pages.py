@@ -358,3 +358,15 @@ async def test_every_shipped_payer_page_renders(ds, built_db):
     for path in ("/", "/-/codes", "/-/codes/J3590", "/-/payers", "/-/changes", "/-/changes.atom",
                  f"/-/compare?payers={payer_ids[0]},{payer_ids[-1]}"):
         assert (await ds.client.get(path)).status_code == 200, path
+
+
+async def test_payer_rules_for_one_code(pages):
+    data = (await pages.client.get("/-/payers/alpha-health.json?code=j9999")).json()
+    assert data["code"] == "J9999"
+    known = {t["topic"]: [r["rule_key"] for r in t["rules"]] for t in data["topics"] if not t["gap"]}
+    assert known == {"invoice": ["invoice"], "modifiers": ["modifiers-jw-jz"]}
+    html = (await pages.client.get("/-/payers/alpha-health?code=J9999")).text
+    assert "Showing the rules that cover" in html and "Priced at a percentage of AWP" not in html
+    assert '<option value="J9999" selected>' in html
+    bad = await pages.client.get("/-/payers/alpha-health.json?code=J0001")
+    assert bad.status_code == 400 and "code" in bad.json()["error"]

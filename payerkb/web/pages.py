@@ -130,7 +130,7 @@ async def payer_list(request, datasette, fmt):
 @_view
 async def payer(request, datasette, fmt):
     payer_id = request.url_vars["payer_id"]
-    data = await _query(datasette, queries.payer_page, payer_id)
+    data = await _query(datasette, _payer_page, payer_id, _param(request, "code"))
     if data is None:
         raise NotFound(f"No payer with id {payer_id!r}. The payers page lists every payer.")
     data["database_path"] = datasette.urls.database(kb_database(datasette).name)
@@ -165,6 +165,13 @@ async def compare(request, datasette, fmt):
         data = await _query(datasette, _compare, payers_arg.split(","), code_arg)
     data["choices"] = await _query(datasette, _choices)
     return _json(data) if fmt == ".json" else await _html(datasette, request, "compare.html", data)
+
+
+def _payer_page(conn, payer_id, code):
+    try:
+        return queries.payer_page(conn, payer_id, code=code)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _compare(conn, payer_ids, code_arg):
