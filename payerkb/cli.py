@@ -78,7 +78,8 @@ def datasette_command(db: Path, port: int, host: str, metadata: Path) -> list[st
     exe = shutil.which("datasette", path=os.path.dirname(sys.executable)) or "datasette"
     cmd = [exe, "serve", "-i", str(db), "-m", str(metadata), "--host", host, "--port", str(port)]
     inspect = db.with_suffix(".inspect.json")
-    if inspect.exists():
+    # an inspect file older than the database would show the old table counts: skip it
+    if inspect.exists() and inspect.stat().st_mtime >= db.stat().st_mtime:
         cmd += ["--inspect-file", str(inspect)]
     for setting, value in SERVE_SETTINGS.items():
         cmd += ["--setting", setting, str(value)]
@@ -127,6 +128,9 @@ def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
 
 
 # Commands that live in their own modules register themselves here.
+from payerkb.deploy import deploy  # noqa: E402
+
+cli.add_command(deploy)
 from payerkb.coverage import coverage  # noqa: E402
 
 cli.add_command(coverage)
