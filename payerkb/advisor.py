@@ -181,7 +181,8 @@ def _choose_noc(kb: Knowledge, conn, answer: dict, drug_kind: str, setting: str,
                    f"its OPPS status indicator is {base['opps_status_indicator'] or 'not recorded'}"})
         return
     answer.update(code=base["code"], basis="drug_kind")
-    answer["reasons"].append(f"{base['code']} ({base['long_descriptor']}) is the NOC code for a {drug_kind.replace('_', ' ')}")
+    answer["reasons"].append(f"{base['code']} ({base['long_descriptor']}) is the NOC code for this kind of drug "
+                             f"({drug_kind.replace('_', ' ')})")
     answer["sources"].extend(_source(s) for s in base["source_refs"])
     if base["setting"] not in ("any", setting):
         answer["notes"].append(f"{base['code']} is meant for {base['setting']} claims, not {setting}")

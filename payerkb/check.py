@@ -27,7 +27,7 @@ CHECKED_TOPICS = ("coding", "ndc", "narrative", "units", "modifiers", "invoice",
 REMINDER_TOPICS = ("pricing", "documentation", "submission")
 NDC_UNIT_QUALIFIERS = ("UN", "ML", "GR", "F2", "ME")
 STATUS_NOTES = {
-    "conflicting": "sources disagree on this rule, so it is a warning, not a certainty",
+    "conflicting": "sources disagree on this rule",
     "unconfirmed": "unconfirmed: no source backs this rule yet",
     "needs_review": "found by a scraper and not reviewed yet",
 }
@@ -290,8 +290,8 @@ def _drug_kind(ctx: _Line) -> None:
         _steer_to_c9399(ctx, severity="warning")
         return
     ctx.add("error", "coding",
-            f"{claim.hcpcs} ({ctx.code['long_descriptor']}) is not the code for a "
-            f"{claim.drug_kind.replace('_', ' ')}: {advice['reasons'][0]}.",
+            f"{claim.hcpcs} ({ctx.code['long_descriptor']}) is not the code for this kind of drug "
+            f"({claim.drug_kind.replace('_', ' ')}): {advice['reasons'][0]}.",
             f"Bill {best} ({ctx.kb.codes[best]['long_descriptor']}).",
             source_url=src.get("url"), as_of=src.get("as_of"), basis="codes.drug_kind")
 
@@ -554,9 +554,7 @@ def _propose_narrative(ctx: _Line, rules: list[Rule]) -> str | None:
     ndc_text = None
     if ctx.ndc is not None and ("ndc" in elements):
         ndc_text = ctx.ndc.ndc_542 if ndc_rule and ndc_rule.ndc_format == "5-4-2_with_dashes" else ctx.ndc.ndc_11
-    parts = [name, dose]
-    if route and ("route" in elements or not rules):
-        parts.append(route)
+    parts = [name, dose] + ([route] if route else [])  # a route the biller gave is kept
     limit = min((r.max_chars for r in rules if r.max_chars), default=None)
     tail = [f"NDC {ndc_text}"] if ndc_text else []
     out = " ".join(parts + tail)
@@ -587,8 +585,8 @@ def _units(ctx: _Line) -> None:
                                          else " and write the total dose in the narrative."), rule=rule)
                 ctx.normalized["units"] = 1
         else:
-            how = UNIT_RULE_WORDS.get(rule.unit_rule, "units")
-            ctx.add("info", "units", f"{ctx.payer_name}: {how}. {rule.summary}", rule=rule)
+            how = f"{UNIT_RULE_WORDS[rule.unit_rule]}. " if rule.unit_rule in UNIT_RULE_WORDS else ""
+            ctx.add("info", "units", f"{ctx.payer_name}: {how}{rule.summary}", rule=rule)
 
 
 # --- modifiers ---------------------------------------------------------------------------------
