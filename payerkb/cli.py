@@ -128,6 +128,9 @@ def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
 
 
 # Commands that live in their own modules register themselves here.
+from payerkb.search_cmd import search_command  # noqa: E402
+
+cli.add_command(search_command)
 from payerkb.deploy import deploy  # noqa: E402
 
 cli.add_command(deploy)

@@ -53,6 +53,7 @@ async def test_column_descriptions_for_every_table(ds, metadata, built_db):
 
 
 CANNED_EXAMPLES = {
+    "search": {"q": "invoice palmetto"},
     "rules_for_payer_and_code": {"payer": "medicare-palmetto-jj", "code": "j3590"},
     "invoice_required_by_threshold": {"code": ""},
     "prior_auth_for_code": {"code": "J3590"},

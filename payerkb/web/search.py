@@ -1,3 +1,93 @@
-"""payerkb web feature: search (routes registered through payerkb/plugin.py)."""
-ROUTES: list = []
-NAV_LINKS: list = []
+"""payerkb web feature: smart search at /-/search (HTML) and /-/search.json.
+
+Both answer 200 whatever the query: an empty, malformed or unsearchable query, a bad filter or a
+missing search index comes back as a message (see payerkb.search.search), never as an error page.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from urllib.parse import urlencode
+
+from datasette.utils import tilde_encode
+from datasette.utils.asgi import Response
+
+from payerkb.search import FILTERS, search
+
+log = logging.getLogger(__name__)
+DATABASE = "payerkb"
+PARAMS = ("q",) + FILTERS + ("limit",)
+
+
+def _database(datasette):
+    """The payerkb database file: the one named payerkb, else the first file served."""
+    if DATABASE in datasette.databases and datasette.databases[DATABASE].path:
+        return DATABASE, Path(datasette.databases[DATABASE].path)
+    for name, db in datasette.databases.items():
+        if db.path and not name.startswith("_"):
+            return name, Path(db.path)
+    return None, None
+
+
+async def _answer(datasette, request) -> tuple[str | None, dict]:
+    args = {name: request.args.get(name) for name in PARAMS}
+    db_name, db_path = _database(datasette)
+    if db_path is None:
+        return None, {"query": args["q"] or "", "filters": {}, "total": 0, "hits": [],
+                      "facets": {f: {} for f in FILTERS}, "suggestion": None, "expanded": {},
+                      "message": "No database is being served.", "available": False}
+    try:
+        # Whoosh is synchronous: run it off the event loop so other requests keep flowing.
+        answer = await asyncio.to_thread(
+            search, args["q"], db_path, payer_type=args["payer_type"], topic=args["topic"],
+            code=args["code"], state=args["state"], limit=args["limit"],
+        )
+    except Exception:  # the page must answer even when something unforeseen breaks
+        log.exception("search failed for %r", args)
+        answer = {"query": args["q"] or "", "filters": {}, "total": 0, "hits": [],
+                  "facets": {f: {} for f in FILTERS}, "suggestion": None, "expanded": {},
+                  "message": "Search failed unexpectedly; the error is in the server log.", "available": False}
+    for hit in answer["hits"]:
+        hit["rule_url"] = datasette.urls.row(db_name, "rules", tilde_encode(hit["rule_id"]))
+        hit["payer_url"] = datasette.urls.path(f"/-/payers/{hit['payer_id']}")
+    return db_name, answer
+
+
+async def search_json(datasette, request):
+    _, answer = await _answer(datasette, request)
+    return Response.json(answer)
+
+
+def _link(request, **changes) -> str:
+    """/-/search with the current parameters, some replaced (None removes one)."""
+    args = {name: request.args.get(name) for name in PARAMS}
+    args.update(changes)
+    query = urlencode({k: v for k, v in args.items() if v})
+    return request.path + (f"?{query}" if query else "")
+
+
+async def search_html(datasette, request):
+    db_name, answer = await _answer(datasette, request)
+    facets = {
+        name: [(value, count, _link(request, **{name: value})) for value, count in counts.items()]
+        for name, counts in answer["facets"].items()
+    }
+    active = [(name, value, _link(request, **{name: None})) for name, value in answer["filters"].items()]
+    html = await datasette.render_template(
+        "payerkb_search.html",
+        {
+            "answer": answer,
+            "facets": facets,
+            "active_filters": active,
+            "suggestion_url": _link(request, q=answer["suggestion"]) if answer["suggestion"] else None,
+            "json_url": datasette.urls.path("/-/search.json") + (f"?{request.query_string}" if request.query_string else ""),
+            "canned_url": datasette.urls.path(f"/{db_name}/search") + (f"?{urlencode({'q': answer['query']})}" if db_name else ""),
+        },
+        request=request,
+    )
+    return Response.html(html)
+
+
+ROUTES: list = [(r"^/-/search\.json$", search_json), (r"^/-/search$", search_html)]
+NAV_LINKS: list = [("Search", "/-/search")]

@@ -1,0 +1,246 @@
+"""Smart search (payerkb.search, db/search_index.py): what a billing specialist types, and what
+comes back through Python, /-/search.json, /-/search and `payerkb search`."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from db.search_index import build_search_index, forget, index_path
+from payerkb.cli import cli
+from payerkb.search import search, snippet_html
+
+
+def pairs(answer) -> list[tuple[str, str]]:
+    return [(h["payer_id"], h["topic"]) for h in answer["hits"]]
+
+
+@pytest.fixture()
+def private_db(built_db, tmp_path) -> Path:
+    """A copy of the built database with its own index, for tests that break things."""
+    db = tmp_path / "payerkb.db"
+    shutil.copy(built_db, db)
+    build_search_index(db)
+    yield db
+    forget(db)
+
+
+# --- what people type -------------------------------------------------------------------------
+
+
+def test_billing_synonyms_find_rules_written_in_other_words(built_db):
+    answer = search("precert", built_db, limit=10)
+    assert answer["hits"], answer["message"]
+    assert all(h["topic"] == "prior_auth" for h in answer["hits"][:5])
+    assert "prior authorization" in answer["expanded"]["precert"]
+
+
+def test_a_misspelt_word_is_corrected_and_offered_back(built_db):
+    answer = search("invoce", built_db, limit=5)
+    assert answer["suggestion"] == "invoice"
+    assert answer["hits"] and all(h["topic"] in ("invoice", "pricing") for h in answer["hits"])
+
+
+def test_known_words_get_no_suggestion(built_db):
+    assert search("invoice palmetto", built_db)["suggestion"] is None
+
+
+def test_state_name_finds_the_mac_that_covers_it(built_db):
+    answer = search("alabama narrative", built_db, limit=5)
+    assert ("medicare-palmetto-jj", "narrative") in pairs(answer)
+
+
+def test_jurisdiction_spoken_form_finds_the_mac(built_db):
+    answer = search("jurisdiction j narrative", built_db, limit=5)
+    assert {p for p, _ in pairs(answer)} >= {"medicare-palmetto-jj"}
+
+
+def test_payer_and_topic_words_outrank_body_text(built_db):
+    top = search("palmetto pricing", built_db, limit=3)["hits"][0]
+    assert top["payer_id"].startswith("medicare-palmetto") and top["topic"] == "pricing"
+
+
+def test_quoted_phrase_excluded_word_and_prefix(built_db):
+    phrase = search('"single-dose containers"', built_db, limit=20)
+    assert phrase["hits"] and all("single-dose container" in h["summary"] for h in phrase["hits"])
+    excluded = search("invoice -medicare", built_db, limit=50)
+    assert excluded["hits"] and not any("medicare" in h["payer_type"] for h in excluded["hits"])
+    prefix = search("authoriz*", built_db, limit=5)
+    assert "prior_auth" in [h["topic"] for h in prefix["hits"]]
+    assert any("<mark>authoriz" in h["snippet"].lower() for h in prefix["hits"])
+
+
+def test_gap_rows_rank_below_real_rules(built_db):
+    hits = search("invoice", built_db, limit=10)["hits"]
+    origins = [h["origin"] for h in hits]
+    assert origins[0] != "gap"
+    assert "gap" not in origins or origins.index("gap") > origins.index("manual")
+
+
+# --- filters and facets -----------------------------------------------------------------------
+
+
+def test_filters_narrow_and_facets_count_every_match(built_db):
+    answer = search("ndc", built_db, payer_type="medicaid_ffs", limit=100)
+    assert answer["hits"] and all(h["payer_type"] == "medicaid_ffs" for h in answer["hits"])
+    assert answer["facets"]["payer_type"] == {"medicaid_ffs": answer["total"]}
+    assert sum(answer["facets"]["topic"].values()) == answer["total"]
+    texas = search("ndc", built_db, state="texas", limit=100)
+    assert texas["filters"] == {"state": "TX"}
+    assert texas["hits"] and all("TX" in h["states"] for h in texas["hits"])
+    coded = search("", built_db, code="j3590", topic="narrative", limit=100)
+    assert coded["hits"] and all(h["topic"] == "narrative" and "J3590" in h["codes"] for h in coded["hits"])
+    assert coded["total"] == len(coded["hits"])
+
+
+@pytest.mark.parametrize("field, value", [("payer_type", "hmo"), ("topic", "billing"), ("code", "99213"),
+                                          ("state", "Narnia")])
+def test_a_bad_filter_is_named_in_the_message(built_db, field, value):
+    answer = search("invoice", built_db, **{field: value})
+    assert answer["hits"] == [] and answer["message"].startswith(field)
+
+
+@pytest.mark.parametrize("limit", ["0", "abc", "1000", "-3"])
+def test_a_bad_limit_falls_back_with_a_message(built_db, limit):
+    answer = search("invoice", built_db, limit=limit)
+    assert len(answer["hits"]) == 20 and "limit" in answer["message"]
+
+
+@pytest.mark.parametrize("query", ["", "   ", '"', "AND", "((", "-", "*", "the of and"])
+def test_nothing_searchable_says_what_to_type(built_db, query):
+    answer = search(query, built_db)
+    assert answer["hits"] == [] and answer["message"] and answer["available"]
+
+
+# --- snippets ---------------------------------------------------------------------------------
+
+
+def test_snippets_mark_matches_and_escape_text(built_db):
+    hit = search("invoice", built_db, limit=1)["hits"][0]
+    assert "<mark>" in hit["snippet"]
+    assert snippet_html([("a <b>", False), ("<script>", True)]) == "a &lt;b&gt;<mark>&lt;script&gt;</mark>"
+
+
+# --- a missing or damaged index ---------------------------------------------------------------
+
+
+def test_missing_index_gives_a_message_and_build_brings_it_back(private_db):
+    shutil.rmtree(index_path(private_db))
+    forget(private_db)
+    answer = search("invoice", private_db)
+    assert not answer["available"] and "payerkb build" in answer["message"]
+    build_search_index(private_db)
+    assert search("invoice", private_db)["hits"]
+
+
+def test_damaged_index_gives_a_message(private_db):
+    for segment in index_path(private_db).glob("*.seg"):
+        segment.write_bytes(b"not a segment")
+    for toc in index_path(private_db).glob("*.toc"):
+        toc.write_bytes(b"\x00garbage")
+    forget(private_db)
+    answer = search("invoice", private_db)
+    assert not answer["available"] and "payerkb build" in answer["message"]
+
+
+def test_rebuild_swaps_the_index_in_whole(private_db):
+    folder = index_path(private_db)
+    before = search("invoice", private_db)["total"]
+    build_search_index(private_db)
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["payerkb.db", "payerkb.whoosh"]
+    assert search("invoice", private_db)["total"] == before
+
+
+def test_failed_index_build_keeps_the_old_index(private_db, tmp_path):
+    broken = tmp_path / "payerkb.db.broken"
+    broken.write_text("not sqlite")
+    shutil.copytree(index_path(private_db), tmp_path / "broken.whoosh")
+    with pytest.raises(Exception):
+        build_search_index(broken)
+    assert not list(tmp_path.glob("*.tmp-*"))
+    assert search("invoice", private_db)["hits"]
+
+
+def test_index_older_than_database_is_flagged(private_db):
+    st = private_db.stat()
+    os.utime(private_db, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    answer = search("invoice", private_db)
+    assert answer["hits"] and "older than the database" in answer["message"]
+
+
+# --- the web ----------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_search_json_contract(ds):
+    r = await ds.client.get("/-/search.json?q=invoce+threshold+medicaid&limit=3")
+    assert r.status_code == 200
+    body = r.json()
+    assert {"query", "hits", "facets", "suggestion", "message"} <= set(body)
+    assert set(body["facets"]) == {"payer_type", "topic", "code", "state"}
+    assert body["suggestion"] == "invoice threshold medicaid"
+    hit = body["hits"][0]
+    assert {"payer_id", "payer_name", "rule_id", "topic", "snippet", "score"} <= set(hit)
+    assert hit["payer_url"] == f"/-/payers/{hit['payer_id']}"
+    row = await ds.client.get(hit["rule_url"] + ".json?_shape=array")
+    assert row.status_code == 200 and row.json()[0]["id"] == hit["rule_id"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("qs", ["q=", "q=%22", "q=x&payer_type=nope", "q=x&limit=abc", "q=%00%ff(", "limit=5"])
+async def test_search_json_never_errors(ds, qs):
+    r = await ds.client.get(f"/-/search.json?{qs}")
+    assert r.status_code == 200 and r.json()["message"]
+
+
+@pytest.mark.asyncio
+async def test_search_page(ds):
+    r = await ds.client.get("/-/search?q=precert+blue+cross+texas")
+    assert r.status_code == 200
+    html = r.text
+    assert '<label for="search-q">' in html and 'id="search-q"' in html
+    assert "<mark>" in html and 'href="/-/payers/' in html and 'href="/payerkb/rules/' in html
+    assert "topic=prior_auth" in html  # a facet link
+    typo = await ds.client.get("/-/search?q=invoce")
+    assert 'Did you mean <a href="/-/search?q=invoice">invoice</a>' in typo.text
+    empty = await ds.client.get("/-/search")
+    assert empty.status_code == 200 and "Type what you are looking for" in empty.text
+
+
+@pytest.mark.asyncio
+async def test_search_page_escapes_the_query(ds):
+    r = await ds.client.get("/-/search?q=%3Cscript%3Ealert(1)%3C/script%3E")
+    assert r.status_code == 200
+    assert "<script>alert(1)" not in r.text and "&lt;script&gt;alert(1)" in r.text
+
+
+@pytest.mark.asyncio
+async def test_search_is_linked_from_the_navigation(ds):
+    r = await ds.client.get("/-/search")
+    assert '<a href="/-/search">Search</a>' in r.text
+
+
+# --- the terminal -----------------------------------------------------------------------------
+
+
+def test_cli_search_prints_ranked_rules(built_db):
+    result = CliRunner().invoke(cli, ["search", "--db", str(built_db), "-n", "3", "wastage", "palmetto"])
+    assert result.exit_code == 0, result.output
+    assert "1. " in result.output and "3. " in result.output and "4. " not in result.output
+    assert "Palmetto" in result.output and "modifiers" in result.output
+
+
+def test_cli_search_json_and_filters(built_db):
+    result = CliRunner().invoke(cli, ["search", "--db", str(built_db), "--json", "--topic", "invoice", "invoce"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["suggestion"] == "invoice" and all(h["topic"] == "invoice" for h in body["hits"])
+
+
+def test_cli_search_without_a_database_fails_clearly(tmp_path):
+    result = CliRunner().invoke(cli, ["search", "--db", str(tmp_path / "none.db"), "invoice"])
+    assert result.exit_code == 1 and "payerkb build" in result.output
