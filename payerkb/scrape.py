@@ -77,7 +77,10 @@ def scrape(sources, offline, out_dir, policies_dir, cache_dir, list_only):
         out_dir = Path(tempfile.mkdtemp(prefix="payerkb-scrape-")) if offline else policies_dir / "scraped"
         if offline:
             click.echo(f"offline run: writing into {out_dir}", err=True)
-    fetcher = make_fetcher(offline=offline, out_dir=out_dir, cache_dir=cache_dir)
+    try:
+        fetcher = make_fetcher(offline=offline, out_dir=out_dir, cache_dir=cache_dir)
+    except ValueError as exc:  # a damaged fetch log: say where, change nothing
+        raise click.ClickException(str(exc)) from None
     reports = run(list(sources), out_dir=out_dir, policies_dir=policies_dir, fetcher=fetcher,
                   progress=_progress_factory())
     click.echo(_table(reports))

@@ -56,6 +56,20 @@ def test_offline_scrape_into_a_policies_copy_then_validate_and_build(policies_co
     flagged = {r["title"] for r in db.query("select title from documents where flag_ndc = 1")}
     assert "National Drug Code (NDC) Requirement Policy, Facility and Professional" in flagged
 
+    # scraped_disagreements: each row names the values that differ, and they do differ
+    rows = list(db.query("select * from scraped_disagreements"))
+    shadowed = db.execute("select count(*) from rules where origin = 'scraped' and shadowed_by is not null").fetchone()[0]
+    assert len(rows) <= shadowed
+    for row in rows:
+        for col in row["differs_on"].split():
+            assert row[f"scraped_{col}"] != row[f"manual_{col}"], (row["scraped_rule_id"], col)
+
+
+def test_a_damaged_fetch_log_is_reported_with_its_line(tmp_path):
+    (tmp_path / "fetch-log.jsonl").write_text('{"url": "https://a.example/x"}\nnot json\n')
+    result = CliRunner().invoke(cli, ["scrape", "--offline", "--out", str(tmp_path), "cgs-j15"])
+    assert result.exit_code == 1 and "fetch-log.jsonl:2" in result.output
+
 
 def test_offline_default_output_is_a_fresh_temp_folder(tmp_path):
     result = CliRunner().invoke(cli, ["scrape", "--offline", "humana-medical-policies", "--cache", str(tmp_path / "c")])
