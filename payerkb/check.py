@@ -744,7 +744,7 @@ def _reminders(ctx: _Line) -> None:
 def _gaps(ctx: _Line) -> None:
     if not ctx.is_noc:
         return
-    all_rules = ctx.kb.rules_for(ctx.payer["id"], ctx.conn)
+    known = ctx.kb.topics_of(ctx.payer["id"], ctx.conn)
     for topic in CHECKED_TOPICS + REMINDER_TOPICS:
         here = ctx.by_topic.get(topic, [])
         gap = next((r for r in here if r.origin == "gap"), None)
@@ -752,6 +752,6 @@ def _gaps(ctx: _Line) -> None:
         if gap is not None:
             ctx.add("info", topic, f"No public source for {ctx.payer_name}'s {words} rules: payerkb does not know them yet.",
                     rule=gap, basis="gap")
-        elif not here and any(r.topic == topic for r in all_rules):
+        elif not here and topic in known:
             ctx.add("info", topic, f"payerkb has no {words} rule of {ctx.payer_name} for {ctx.claim.hcpcs} on "
                                    f"{ctx.claim.setting.replace('_', ' ')} claims on {ctx.dos}.", basis="gap")

@@ -116,6 +116,9 @@ class Knowledge:
         self._crosswalk_codes: set[str] = set()
         self._lock = threading.Lock()
         self.conn_ref = None
+        self._xwalk_urls: dict[str, str | None] = {}
+        self._opps: dict[str, tuple] = {}
+        self._topics: dict[str, set[str]] = {}
 
     @staticmethod
     def _sources_by_id(conn) -> dict[str, SourceRef]:
@@ -131,7 +134,13 @@ class Knowledge:
         rules = self._rules.get(payer_id)
         if rules is None:
             rules = self._rules[payer_id] = _load_rules(conn, payer_id)
+            self._topics[payer_id] = {r.topic for r in rules if r.origin != "gap"}
         return rules
+
+    def topics_of(self, payer_id: str, conn: sqlite3.Connection) -> set[str]:
+        """Topics on which the payer has at least one real (not gap) rule."""
+        self.rules_for(payer_id, conn)
+        return self._topics[payer_id]
 
     def crosswalk(self, conn: sqlite3.Connection) -> dict[str, list[CrosswalkRow]]:
         """NDC (11 digits) -> crosswalk rows, every quarter loaded; empty when the table is absent."""
@@ -147,6 +156,11 @@ class Knowledge:
         return self._crosswalk_codes
 
     def crosswalk_source(self, conn: sqlite3.Connection, quarter: str) -> str | None:
+        if quarter not in self._xwalk_urls:
+            self._xwalk_urls[quarter] = self._crosswalk_source(conn, quarter)
+        return self._xwalk_urls[quarter]
+
+    def _crosswalk_source(self, conn: sqlite3.Connection, quarter: str) -> str | None:
         if "cms_files" not in self.tables:
             return None
         row = conn.execute(
@@ -156,7 +170,12 @@ class Knowledge:
 
     def opps_status(self, conn: sqlite3.Connection, code: str, dos: str) -> tuple[str | None, str | None, str | None]:
         """(status indicator, quarter or None, source URL) for a code: from the quarterly OPPS table
-        when it is loaded, else from the codes table."""
+        when it is loaded (newest quarter), else from the codes table."""
+        if code not in self._opps:
+            self._opps[code] = self._opps_status(conn, code)
+        return self._opps[code]
+
+    def _opps_status(self, conn: sqlite3.Connection, code: str) -> tuple[str | None, str | None, str | None]:
         if "opps_status_indicators" in self.tables:
             row = conn.execute(
                 "select status_indicator, quarter from opps_status_indicators where hcpcs = ? "
@@ -225,6 +244,13 @@ def _number(value) -> float | None:
 _cache: dict[tuple, Knowledge] = {}
 _cache_lock = threading.Lock()
 _local = threading.local()
+_paths: dict[int, str] = {}  # connections this module opened -> their file (they live as long as the process)
+
+
+def clear_cache() -> None:
+    """Forget every loaded database (benchmarks measure cold starts with it)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def connect(db) -> sqlite3.Connection:
@@ -233,21 +259,31 @@ def connect(db) -> sqlite3.Connection:
         return db
     if isinstance(db, sqlite_utils.Database):
         return db.conn
-    path = Path(db)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `payerkb build` first")
     conns = getattr(_local, "conns", None)
     if conns is None:
         conns = _local.conns = {}
-    key = str(path.resolve())
-    if key not in conns:
-        conns[key] = sqlite3.connect(f"file:{key}?mode=ro", uri=True)
-    return conns[key]
+    key = str(db)
+    try:
+        inode = os.stat(key).st_ino
+    except OSError:
+        raise FileNotFoundError(f"{db} does not exist: run `payerkb build` first") from None
+    conn, seen = conns.get(key, (None, None))
+    if conn is None or seen != inode:  # a rebuild renames a new file into place: open that one
+        if conn is not None:
+            _paths.pop(id(conn), None)
+            conn.close()
+        resolved = str(Path(key).resolve())
+        conn = sqlite3.connect(f"file:{resolved}?mode=ro", uri=True)
+        conns[key] = (conn, inode)
+        _paths[id(conn)] = resolved
+    return conn
 
 
 def knowledge(conn: sqlite3.Connection) -> Knowledge:
     """The cached Knowledge for the database behind `conn` (re-read when the file changes)."""
-    path = next((row[2] for row in conn.execute("pragma database_list") if row[1] == "main"), "")
+    path = _paths.get(id(conn))
+    if path is None:
+        path = next((row[2] for row in conn.execute("pragma database_list") if row[1] == "main"), "")
     if path:
         st = os.stat(path)
         key = (path, st.st_mtime_ns, st.st_size)

@@ -128,6 +128,10 @@ def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
 
 
 # Commands that live in their own modules register themselves here.
+from payerkb.check_cmd import check_command, which_code_command  # noqa: E402
+
+cli.add_command(check_command)
+cli.add_command(which_code_command)
 from payerkb.search_cmd import search_command  # noqa: E402
 
 cli.add_command(search_command)

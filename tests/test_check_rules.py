@@ -415,3 +415,13 @@ def test_which_code_bad_arguments(kb_db, kwargs, field):
     with pytest.raises(ClaimInputError) as err:
         which_code(db=kb_db, **kwargs)
     assert err.value.field == field
+
+
+def test_a_database_renamed_into_place_is_opened_again(kb_db, xwalk_db, tmp_path):
+    path = tmp_path / "payerkb.db"
+    shutil.copy(kb_db, path)
+    assert not findings(check_claim(line(ndc="50242006001"), path), "error", "coding")
+    staged = tmp_path / "payerkb.db.new"
+    shutil.copy(xwalk_db, staged)
+    staged.replace(path)  # what `payerkb build` does
+    assert findings(check_claim(line(ndc="50242006001"), path), "error", "coding")
