@@ -6,7 +6,7 @@ Each feature keeps its own module under payerkb/web/ exposing ROUTES, a list of
 from datasette import hookimpl
 
 from payerkb.web import FEATURE_MODULES
-from payerkb.web.security import security_headers
+from payerkb.web import security
 
 
 @hookimpl
@@ -26,5 +26,5 @@ def extra_template_vars(datasette):
 
 @hookimpl
 def asgi_wrapper(datasette):
-    """Content-Security-Policy and other safe headers on every response (payerkb/web/security.py)."""
-    return security_headers
+    """Safe headers (Content-Security-Policy ...) and no 500 on a POST (payerkb/web/security.py)."""
+    return security.middleware(datasette)

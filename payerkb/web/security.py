@@ -1,4 +1,4 @@
-"""Safe response headers on everything payerkb serves, added by Datasette's asgi_wrapper hook.
+"""Safe serving defaults, applied by Datasette's asgi_wrapper hook: headers, and no 500 on a POST.
 
 The Content-Security-Policy lets scripts run only from this server's own files, plus the inline
 scripts that ship inside Datasette's and payerkb's templates, each allowed by the sha256 of its
@@ -6,6 +6,9 @@ exact text. A `<script>` that ever slipped into a page from data would match no 
 run. A plugin page that needs JavaScript should put it in payerkb/static/ (or in a static inline
 `<script>` in payerkb/templates/, which is hashed automatically); scripts built at request time
 (e.g. through the extra_body_script hook) are blocked.
+
+Datasette 0.65.5 answers a POST to a read-only canned query with a 500 (its view returns a tuple
+where a Response is expected); the middleware answers such requests with 405 instead.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import datasette
+from datasette.utils import tilde_decode
 
 TEMPLATE_DIRS = (
     Path(datasette.__file__).parent / "templates",
@@ -72,20 +76,45 @@ def headers() -> tuple[tuple[bytes, bytes], ...]:
     ))
 
 
-def security_headers(app):
-    """ASGI middleware: add the headers above to every HTTP response that does not set them itself."""
+async def _read_only_query(ds, path: str) -> bool:
+    """Is path (/<database>/<query>[.json]) a canned query that does not write?"""
+    parts = path.strip("/").split("/")
+    if len(parts) != 2:
+        return False
+    database, query = (tilde_decode(p) for p in parts)
+    if database not in ds.databases:
+        return False
+    queries = await ds.get_canned_queries(database, None)
+    found = queries.get(query) or queries.get(query.removesuffix(".json"))
+    return bool(found) and not found.get("write")
 
-    async def with_headers(scope, receive, send):
-        if scope["type"] != "http":
-            return await app(scope, receive, send)
 
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                own = list(message.get("headers") or [])
-                present = {name.lower() for name, _ in own}
-                message = {**message, "headers": own + [h for h in headers() if h[0] not in present]}
-            await send(message)
+async def _refuse(send, message: str) -> None:
+    body = ('{"ok": false, "error": "%s", "status": 405}' % message).encode()
+    await send({"type": "http.response.start", "status": 405, "headers": [
+        (b"content-type", b"application/json; charset=utf-8"), (b"allow", b"GET, HEAD"), *headers()]})
+    await send({"type": "http.response.body", "body": body})
 
-        await app(scope, receive, send_with_headers)
 
-    return with_headers
+def middleware(ds):
+    """The ASGI wrapper for Datasette instance `ds` (see payerkb/plugin.py)."""
+
+    def wrap(app):
+        async def with_defaults(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            if scope["method"] not in ("GET", "HEAD") and await _read_only_query(ds, scope["path"]):
+                return await _refuse(send, "this query only reads: use GET with its parameters in the URL")
+
+            async def send_with_headers(message):
+                if message["type"] == "http.response.start":
+                    own = list(message.get("headers") or [])
+                    present = {name.lower() for name, _ in own}
+                    message = {**message, "headers": own + [h for h in headers() if h[0] not in present]}
+                await send(message)
+
+            await app(scope, receive, send_with_headers)
+
+        return with_defaults
+
+    return wrap
