@@ -81,11 +81,11 @@ FIELD_BOOSTS = {
     "payer": 2.0, "topic_words": 2.0, "place": 1.5, "codes": 1.2, "details": 1.0,
     "summary": 1.0, "sources": 0.5, "note": 0.5,
 }
-FUZZY_FIELDS = ("payer", "topic_words", "place", "details", "summary")
 # Hits are re-ranked from this many BM25 results; a rule matching none of the other clauses keeps
 # COORD_FLOOR of its score, one matching all of them keeps all of it.
 RERANK_DEPTH, COORD_FLOOR = 60, 0.5
 MAX_PREFIX_WORDS = 64
+TERM_MASK_CACHE = 1024  # bit masks of recently searched terms (each is doc count / 8 bytes)
 # Rows that are not the answer a user wants first: generated gaps and replaced rules.
 # (Whoosh applies a document boost to its term weights, so BM25 lowers the score by less than this.)
 DOC_BOOSTS = {"gap": 0.3, "superseded": 0.4, "shadowed": 0.6}
@@ -166,6 +166,7 @@ def _details(rule: dict, claim_fields: dict[str, str]) -> str:
 
 def _documents(conn: sqlite3.Connection):
     conn.row_factory = sqlite3.Row
+    vocabulary: set[str] = set()
     claim_fields = {r["id"]: r["label"] for r in conn.execute("select id, label from claim_fields")}
     cited: dict[str, list[str]] = {}
     for r in conn.execute(
@@ -211,8 +212,8 @@ def _documents(conn: sqlite3.Connection):
                                           "effective_from", "effective_to")}
                     | {"codes": codes, "states": states},
         }
-        doc["spell"] = " ".join(doc[f] for f in ("payer", "place", "topic_words", "codes", "summary",
-                                                 "details", "sources", "note"))
+        for f in ("payer", "place", "topic_words", "codes", "summary", "details", "sources", "note"):
+            vocabulary.update(t.text for t in PLAIN(doc[f]))
         if rule["origin"] == "gap":
             doc["_boost"] = DOC_BOOSTS["gap"]
         elif rule["status"] == "superseded":
@@ -220,8 +221,11 @@ def _documents(conn: sqlite3.Connection):
         elif rule["shadowed_by"]:
             doc["_boost"] = DOC_BOOSTS["shadowed"]
         yield doc
-    terms = [r["term"] for r in conn.execute("select term from synonyms")]
-    yield {"kind": "vocabulary", "rule_id": "", "spell": " ".join(terms)}
+    for (term,) in conn.execute("select term from synonyms"):
+        vocabulary.update(t.text for t in PLAIN(term))
+    # One document holds every word once, as written: spelling suggestions and prefix* search
+    # read its word list (the rules are indexed stemmed).
+    yield {"kind": "vocabulary", "rule_id": "", "spell": " ".join(sorted(vocabulary))}
 
 
 def build_search_index(db_path, kb=None) -> Path:
@@ -346,7 +350,6 @@ class Clause:
     exclude: bool = False
     phrase: bool = False  # the user quoted it: its words must be adjacent
     prefix: bool = False  # the user ended it with *: the last word is a prefix
-    fuzzy: tuple[str, ...] = ()  # words to also match within a small edit distance
 
 
 @dataclass
@@ -390,6 +393,7 @@ class SearchIndex:
             self._lexicons = {name: {SCHEMA[name].from_bytes(b) for b in self._reader.lexicon(name)}
                               for name in FIELD_BOOSTS}
             self._filter_sets: dict[tuple, set[int]] = {}
+            self._term_masks: dict[tuple[str, str], int] = {}
         except IndexUnavailable:
             raise
         except FileNotFoundError as exc:
@@ -425,21 +429,40 @@ class SearchIndex:
                           if w != word}
                 if found:
                     break
-            ranked = sorted(found, key=lambda dw: (dw[0], -self._reader.doc_frequency("spell", dw[1]), dw[1]))
+            ranked = sorted(found, key=lambda dw: (dw[0], -self._popularity(dw[1]), dw[1]))
         return [w for _, w in ranked]
+
+    def _popularity(self, word: str) -> int:
+        """How many rules use the word (in any form), to prefer common words among corrections."""
+        return sum(self._reader.doc_frequency(name, token)
+                   for name in ("summary", "payer", "topic_words", "details")
+                   for token in SCHEMA[name].process_text(word, mode="query"))
 
     # search -------------------------------------------------------------------------------
 
     def search(self, clauses: list[Clause], filters: dict[str, str], limit: int) -> Results:
-        positive = [self._clause_query(c) for c in clauses if not c.exclude]
-        negative = [self._clause_query(c) for c in clauses if c.exclude]
-        q = wq.Or(positive) if positive else wq.Every()
-        if negative:
-            q = wq.AndNot(q, wq.Or(negative))
         allowed = self._masks["kind"].get("rule", 0)
         for name, value in filters.items():
             allowed &= self._masks[name].get(value, 0)
         with self._lock:
+            built = [(c.exclude, *self._clause(c)) for c in clauses]
+            positive = [q for exclude, q, _ in built if not exclude]
+            negative = [q for exclude, q, _ in built if exclude]
+            # Facets and the total count every match, not only the hits shown: bit masks, one per
+            # term and one per facet value, combined as the query combines its clauses.
+            matched = allowed
+            if positive:
+                any_clause = 0
+                for exclude, _, m in built:
+                    if not exclude:
+                        any_clause |= m
+                matched &= any_clause
+            for exclude, _, m in built:
+                if exclude:
+                    matched &= ~m
+            q = wq.Or(positive) if positive else wq.Every()
+            if negative:
+                q = wq.AndNot(q, wq.Or(negative))
             # Only rule documents have searchable fields, so a word query needs no filter at all.
             restrict = self._filter_set(filters, allowed) if filters or not positive else None
             if positive:
@@ -452,8 +475,6 @@ class SearchIndex:
             results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
             results.formatter = _MarkFormatter()
             hits = [self._hit(h, score, bool(positive)) for h, score in ranked]
-            # Facets count every match, not only the hits shown: bit masks, one per facet value.
-            matched = _mask(q.matcher(self._searcher).all_ids(), self._reader.doc_count_all()) & allowed
         facets = {
             name: _counts({value: (matched & mask).bit_count() for value, mask in self._masks[name].items()})
             for name in FACETS
@@ -499,48 +520,70 @@ class SearchIndex:
             score=round(score, 4), meta=h["meta"],
         )
 
-    def _clause_query(self, clause: Clause):
-        options = []
+    def _clause(self, clause: Clause) -> tuple:
+        """The clause as a whoosh query, and the bit mask of the documents it matches."""
+        options, mask = [], 0
         for wording in clause.wordings:
             fields = {f: b for f, b in FIELD_BOOSTS.items() if wording.fields is None or f in wording.fields}
-            options.append(self._wording_query(wording.words, fields, wording.weight, clause.phrase,
-                                               clause.prefix))
-        for word in clause.fuzzy:
-            maxdist = 1 if len(word) <= 5 else 2
-            options.append(_dismax([
-                wq.FuzzyTerm(f, word.lower(), boost=FIELD_BOOSTS[f] * 0.5, maxdist=maxdist, prefixlength=1)
-                for f in FUZZY_FIELDS
-            ]))
-        return _dismax(options) or wq.NullQuery
+            q, m = self._wording(wording.words, fields, wording.weight, clause.phrase, clause.prefix)
+            options.append(q)
+            mask |= m
+        return _dismax(options) or wq.NullQuery, mask
 
-    def _wording_query(self, words, fields, weight, phrase, prefix):
+    def _wording(self, words, fields, weight, phrase, prefix) -> tuple:
         if len(words) > 1 and not phrase:
             # Unquoted words may each match in a different field (payer name, state, summary).
-            parts = [self._wording_query((w,), fields, weight, False, prefix and i == len(words) - 1)
+            parts = [self._wording((w,), fields, weight, False, prefix and i == len(words) - 1)
                      for i, w in enumerate(words)]
             # A word no field has (or one too short to index, as "j" in "jurisdiction j") means
             # this wording cannot match; dropping the word instead would make it match too much.
-            return None if any(p is None for p in parts) else wq.And(parts)
+            if any(q is None for q, _ in parts):
+                return None, 0
+            mask = parts[0][1]
+            for _, m in parts[1:]:
+                mask &= m
+            return wq.And([q for q, _ in parts]), mask
         if prefix:
             # Stemmed fields hold "author" for "authorization": expand the prefix over the words
             # as written (the spelling field), then search each word found.
             start = words[-1].lower()
             found = [] if len(start) < 2 else list(islice(
                 (SCHEMA["spell"].from_bytes(b) for b in self._reader.expand_prefix("spell", start)), MAX_PREFIX_WORDS))
-            return _dismax([self._wording_query((w,), fields, weight, False, False) for w in found])
-        per_field = []
+            parts = [self._wording((w,), fields, weight, False, False) for w in found]
+            mask = 0
+            for _, m in parts:
+                mask |= m
+            return _dismax([q for q, _ in parts]), mask
+        per_field, mask = [], 0
         for name, boost in fields.items():
             fobj = SCHEMA[name]
             tokens = [t for w in words for t in fobj.process_text(w, mode="query")]
             if not tokens or any(t not in self._lexicons[name] for t in tokens):
                 continue
+            field_mask = self._term_mask(name, tokens[0])
+            for t in tokens[1:]:
+                field_mask &= self._term_mask(name, t)  # a phrase counts as its words (facets only)
+            mask |= field_mask
             if len(tokens) == 1:
                 per_field.append(wq.Term(name, tokens[0], boost=boost * weight))
             elif fobj.format.supports("positions"):
                 per_field.append(wq.Phrase(name, tokens, boost=boost * weight))
             else:
                 per_field.append(wq.And([wq.Term(name, t) for t in tokens], boost=boost * weight))
-        return _dismax(per_field)
+        return _dismax(per_field), mask
+
+    def _term_mask(self, fieldname: str, token: str) -> int:
+        key = (fieldname, token)
+        mask = self._term_masks.get(key)
+        if mask is None:
+            btext = SCHEMA[fieldname].to_bytes(token)
+            mask = _mask(self._reader.postings(fieldname, btext).all_ids(), self._reader.doc_count_all())
+            if len(self._term_masks) >= TERM_MASK_CACHE:
+                self._term_masks.pop(next(iter(self._term_masks)))
+        else:
+            del self._term_masks[key]  # re-inserted below: most recently used last
+        self._term_masks[key] = mask
+        return mask
 
 
 class _MarkFormatter(highlight.Formatter):

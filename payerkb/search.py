@@ -36,7 +36,8 @@ from payerkb.fts import clean
 DEFAULT_DB = Path("db/payerkb.db")
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 FILTERS = ("payer_type", "topic", "code", "state")
-SYNONYM_WEIGHT, CORRECTION_WEIGHT = 0.85, 0.9
+SYNONYM_WEIGHT, CORRECTION_WEIGHT, NEAR_WEIGHT = 0.85, 0.9, 0.8
+MAX_NEAR = 4  # known words tried for a misspelt one: the closest, then up to 3 more
 MAX_CLAUSES = 24
 
 # Words that carry no meaning in a question ("how many units does noridian want").
@@ -134,7 +135,8 @@ def thesaurus_for(db_path: Path) -> Thesaurus:
 @dataclass
 class Parsed:
     clauses: list[Clause] = field(default_factory=list)
-    corrections: dict[str, str] = field(default_factory=dict)  # typed word -> known word
+    corrections: dict[str, str] = field(default_factory=dict)  # typed word -> closest known word
+    near: dict[str, list[str]] = field(default_factory=dict)  # typed word -> other known words near it
     expanded: dict[str, list[str]] = field(default_factory=dict)  # typed words -> synonyms used
 
 
@@ -207,6 +209,7 @@ def _corrected(word: str, thesaurus: Thesaurus, index, parsed: Parsed) -> str:
     candidates = index.corrections(word, maxdist=1 if len(word) <= 5 else 2)
     if candidates:
         parsed.corrections[word] = candidates[0]
+        parsed.near[word] = candidates[1:MAX_NEAR]
         return candidates[0]
     return word
 
@@ -219,6 +222,11 @@ def _clause(tokens: list[_Token], words: list[str], alternatives: list[str], par
     wordings = [Wording(typed, 1.0, own_fields)]
     if corrected:
         wordings.append(Wording(tuple(words), CORRECTION_WEIGHT))
+        # Typo tolerance beyond the best guess: the next nearest known words, weighing less.
+        for i, (typed_word, word) in enumerate(zip(typed, words)):
+            for rank, near in enumerate(parsed.near.get(typed_word, []), 1):
+                alt = tuple(words[:i]) + (near,) + tuple(words[i + 1:])
+                wordings.append(Wording(alt, CORRECTION_WEIGHT * NEAR_WEIGHT ** rank))
     for alt in alternatives:
         alt_words = tuple(w for w in _WORD.findall(alt) if w not in STOPWORDS)
         if alt_words:
@@ -229,8 +237,7 @@ def _clause(tokens: list[_Token], words: list[str], alternatives: list[str], par
             wordings.append(Wording(alt_words, weight, place))
     if alternatives:
         parsed.expanded[" ".join(words)] = alternatives
-    fuzzy = tuple(t for t, w in zip(typed, words) if t != w)
-    return Clause(tuple(wordings), fuzzy=fuzzy)
+    return Clause(tuple(wordings))
 
 
 # ---------------------------------------------------------------------------------------------
