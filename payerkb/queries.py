@@ -95,9 +95,11 @@ def payer_list(conn, payer_type: str | None = None, state: str | None = None) ->
     where, params = _payer_filter(payer_type, state)
     payers = [_shape_payer(p) for p in _rows(conn, f"""
         select p.id, p.name, p.parent_org, p.payer_type, p.states, p.jurisdiction,
-          (select count(*) from rules r where r.payer_id = p.id and r.origin != 'gap') as rules,
-          (select count(*) from rules r where r.payer_id = p.id and r.origin = 'gap') as gaps
-        from payers p where {where} order by p.payer_type, p.name""", params)]
+          coalesce(c.rules, 0) as rules, coalesce(c.gaps, 0) as gaps
+        from payers p left join (
+          select payer_id, sum(origin != 'gap') as rules, sum(origin = 'gap') as gaps
+          from rules group by payer_id) c on c.payer_id = p.id
+        where {where} order by p.payer_type, p.name""", params)]
     return {"filters": {"payer_type": payer_type, "state": state}, "payers": payers,
             "facets": _payer_facets(conn)}
 
@@ -305,9 +307,7 @@ def _opps(conn, code: dict) -> dict:
 def code_list(conn) -> dict:
     codes = _rows(conn, """
         select c.code, c.short_descriptor, c.category, c.drug_kind, c.setting,
-          c.opps_status_indicator,
-          (select count(distinct r.payer_id) from rule_codes rc join rules r on r.id = rc.rule_id
-            where rc.code = c.code and r.origin != 'gap') as payers_with_rules
+          c.opps_status_indicator, c.add_date, c.term_date
         from codes c order by c.code = 'J3590' desc, c.code""")
     for c in codes:
         c["path"] = f"/-/codes/{c['code']}"
@@ -403,25 +403,22 @@ def compare(conn, payer_ids: list[str], code: str = "J3590", today: dt.date | No
 
 
 def matrix(conn, payer_type: str | None = None, state: str | None = None) -> dict:
+    """Every payer (filtered) × topic: one word per cell, as _cell_requirement decides it."""
     where, params = _payer_filter(payer_type, state)
     payers = [_shape_payer(p) for p in _rows(conn, f"""
         select p.id, p.name, p.payer_type, p.states, p.jurisdiction from payers p
         where {where} order by p.payer_type, p.name""", params)]
-    cells: dict[tuple[str, str], list[dict]] = {}
-    for r in _rows(conn, f"""
-        select r.id, r.payer_id, r.topic, r.requirement, r.status, r.origin from rules r
-        join payers p on p.id = r.payer_id
-        where r.origin not in ('scraped', 'gap') and r.status != 'superseded' and {where}""", params):
-        cells.setdefault((r["payer_id"], r["topic"]), []).append(r)
+    # the same decision as _cell_requirement, in SQL: this runs over every rule of every payer
+    cells = {(pid, topic): value for pid, topic, value in conn.execute(f"""
+        select r.payer_id, r.topic,
+          case when sum(r.status = 'conflicting') > 0 then 'conflicting'
+               when count(distinct r.requirement) = 1 then max(r.requirement)
+               else 'varies' end
+        from rules r join payers p on p.id = r.payer_id
+        where r.origin not in ('scraped', 'gap') and r.status != 'superseded' and {where}
+        group by r.payer_id, r.topic""", params)}
     for payer in payers:
-        payer["cells"] = {}
-        for topic in TOPICS:
-            found = cells.get((payer["id"], topic), [])
-            payer["cells"][topic] = {
-                "value": _cell_requirement(found),
-                "rules": len(found),
-                "href": f"/-/payers/{payer['id']}#topic-{topic}",
-            }
+        payer["cells"] = {topic: cells.get((payer["id"], topic), "unknown") for topic in TOPICS}
     return {"filters": {"payer_type": payer_type, "state": state.upper() if state else None},
             "topics": list(TOPICS), "payers": payers, "facets": _payer_facets(conn)}
 

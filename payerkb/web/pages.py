@@ -15,7 +15,7 @@ from datasette.utils.asgi import Response
 from db.schema import PAYER_TYPES, US_STATES
 from payerkb import queries
 from payerkb.web.pages_feed import atom_feed
-from payerkb.web.pages_labels import CHANGE_KIND_LABELS, TEMPLATE_HELPERS
+from payerkb.web.pages_labels import CHANGE_KIND_LABELS, REQUIREMENT_LABELS, TEMPLATE_HELPERS
 
 DATABASE = "payerkb"
 
@@ -205,10 +205,11 @@ async def matrix(request, datasette, fmt):
         writer.writerow(MATRIX_CSV_COLUMNS + data["topics"])
         for p in data["payers"]:
             writer.writerow([p["id"], p["name"], p["payer_type"], " ".join(p["states"]), p["jurisdiction"] or ""]
-                            + [p["cells"][t]["value"] for t in data["topics"]])
+                            + [p["cells"][t] for t in data["topics"]])
         return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="payerkb-matrix.csv"'})
     data["csv_url"] = _url_with(request).replace("/-/matrix", "/-/matrix.csv", 1)
+    data["labels"] = REQUIREMENT_LABELS
     return await _html(datasette, request, "matrix.html", data)
 
 
