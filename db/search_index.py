@@ -261,6 +261,14 @@ def build_search_index(db_path, kb=None) -> Path:
             "db_mtime_ns": stat.st_mtime_ns, "seconds": round(time.perf_counter() - started, 3),
         }))
         _swap_in(tmp, final)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        from db.build import BuildError
+
+        raise BuildError(
+            f"the search index {final} was not rebuilt ({exc.__class__.__name__}: {exc}); "
+            f"{db_path} is built, and search keeps using the previous index, if any"
+        ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -268,7 +276,7 @@ def build_search_index(db_path, kb=None) -> Path:
 
 
 def _swap_in(new: Path, final: Path) -> None:
-    # Two renames: readers that find no folder in between retry (see _open).
+    # Two renames: a reader that finds no folder in between retries (see open_search_index).
     old = final.with_name(f"{final.name}.tmp-old-{os.getpid()}")
     if final.exists():
         os.rename(final, old)

@@ -342,6 +342,9 @@ def search(query: str | None, db_path: Path | str = DEFAULT_DB, *, payer_type=No
         answer.update(available=False,
                       message=f"Search is unavailable: {exc}. Run `payerkb build` to rebuild the search index.")
         return answer
+    except sqlite3.Error as exc:
+        answer.update(available=False, message=f"The database {db_path} cannot be read ({exc}): run `payerkb build`.")
+        return answer
     answer.update(
         total=results.total, facets=results.facets, expanded=parsed.expanded,
         suggestion=_suggestion(text, parsed.corrections),

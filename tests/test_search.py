@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from db.build import BuildError
 from db.search_index import build_search_index, forget, index_path
 from payerkb.cli import cli
 from payerkb.search import search, snippet_html
@@ -155,13 +156,18 @@ def test_rebuild_swaps_the_index_in_whole(private_db):
     assert search("invoice", private_db)["total"] == before
 
 
-def test_failed_index_build_keeps_the_old_index(private_db, tmp_path):
-    broken = tmp_path / "payerkb.db.broken"
-    broken.write_text("not sqlite")
-    shutil.copytree(index_path(private_db), tmp_path / "broken.whoosh")
-    with pytest.raises(Exception):
-        build_search_index(broken)
-    assert not list(tmp_path.glob("*.tmp-*"))
+def test_failed_index_build_keeps_the_old_index(private_db):
+    folder = index_path(private_db)
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    good = private_db.read_bytes()
+    private_db.write_bytes(b"not a database")
+    with pytest.raises(BuildError, match="was not rebuilt"):
+        build_search_index(private_db)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    assert not list(folder.parent.glob("*.tmp-*"))
+    answer = search("invoice", private_db)  # an unreadable database is a message too
+    assert not answer["available"] and answer["message"]
+    private_db.write_bytes(good)
     assert search("invoice", private_db)["hits"]
 
 
