@@ -446,7 +446,7 @@ NARRATIVE_ORDER = ("drug_name", "dose", "strength", "unit_of_measure", "route", 
 
 
 def _words(elements) -> str:
-    return ", ".join(e.replace("_", " ") for e in elements)
+    return ", ".join("NDC" if e == "ndc" else e.replace("_", " ") for e in elements)
 
 
 def _narrative(ctx: _Line) -> None:
@@ -493,7 +493,7 @@ def _narrative(ctx: _Line) -> None:
                    if e in CHECKABLE_ELEMENTS and not found[e] and e not in reported]
         if missing:
             reported.update(missing)
-            problem(rule, f"The narrative lacks the {_words(missing)} {ctx.payer_name} asks for.")
+            problem(rule, f"The narrative does not give the {_words(missing)}, which {ctx.payer_name} asks for.")
     unchecked = [e for e in wanted if e not in CHECKABLE_ELEMENTS]
     if unchecked:
         asker = next(r for r in rules if set(unchecked) & set(r.narrative_elements))

@@ -195,7 +195,7 @@ def test_narrative_too_long_and_missing_route(kb_db):
     result = check_claim(line(narrative=text, ndc="50242006001"), kb_db)
     messages = [f["message"] for f in findings(result, "error", "narrative")]
     assert any(f"has {len(text)} characters" in m and "holds 80" in m for m in messages)
-    assert any("lacks the route" in m for m in messages)
+    assert any("does not give the route" in m for m in messages)
 
 
 def test_narrative_with_mg_per_ml_is_rejected_and_a_fix_proposed(kb_db):
