@@ -332,6 +332,9 @@ async def test_changes_atom_feed_is_valid_atom_newest_first(pages):
     # markup in the data is text in the feed, and survives the round trip
     assert entries[0].find(f"{ATOM}summary").text == 'now says <script>alert("x")</script> & more'
     assert entries[1].find(f"{ATOM}link").get("href").endswith("/-/payers/alpha-health")
+    assert [e.find(f"{ATOM}title").text for e in entries] == [
+        "Alpha prior authorization list", "invoice rule added", "WAC pricing"]
+    assert [e.find(f"{ATOM}category").get("term") for e in entries] == ["page_changed", "rule_added", "rule_effective"]
 
 
 async def test_changes_without_a_changes_table(no_changes_db, metadata):

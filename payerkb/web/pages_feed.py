@@ -33,11 +33,10 @@ def entry_id(change: dict) -> str:
 
 
 def _title(change: dict) -> str:
-    words = [label(CHANGE_KIND_LABELS, change.get("kind"))]
-    if change.get("payer_name") or change.get("payer_id"):
-        words.append(change.get("payer_name") or change["payer_id"])
+    """The change's own title (the build writes one naming the payer); else kind and payer."""
     if change.get("title"):
-        words.append(change["title"])
+        return change["title"]
+    words = [label(CHANGE_KIND_LABELS, change.get("kind")), change.get("payer_name") or change.get("payer_id")]
     return ": ".join(w for w in words if w)
 
 
