@@ -39,6 +39,7 @@ UNIT_RULE_WORDS = {
     "per_descriptor": "bill units as the code descriptor defines them",
 }
 
+TOPIC_WORDS = {"prior_auth": "prior authorization", "ndc": "NDC"}
 PRICING_WORDS = {
     "asp": "ASP", "asp_noc_file": "the CMS ASP and NOC pricing files", "wac": "WAC", "awp": "AWP",
     "invoice": "the invoice", "fee_schedule": "a fee schedule", "ndc_fee_schedule": "an NDC fee schedule",
@@ -185,7 +186,7 @@ def _coding(ctx: _Line) -> None:
     if crosswalk_flagged or not ctx.is_noc:
         if not ctx.is_noc:
             ctx.add("info", "coding", f"payerkb's payer rules cover the NOC drug codes; for {claim.hcpcs} only the "
-                                      "code, NDC and modifier checks ran.", basis="codes")
+                                      "code and NDC checks ran.", basis="codes")
         _opps(ctx)
         return
     if claim.drug_kind:
@@ -748,7 +749,7 @@ def _gaps(ctx: _Line) -> None:
     for topic in CHECKED_TOPICS + REMINDER_TOPICS:
         here = ctx.by_topic.get(topic, [])
         gap = next((r for r in here if r.origin == "gap"), None)
-        words = topic.replace("_", " ")
+        words = TOPIC_WORDS.get(topic, topic)
         if gap is not None:
             ctx.add("info", topic, f"No public source for {ctx.payer_name}'s {words} rules: payerkb does not know them yet.",
                     rule=gap, basis="gap")

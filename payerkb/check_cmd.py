@@ -127,6 +127,8 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str):
         if as_json:
             click.echo(json.dumps({"line": number, **result} if batch else result))
         else:
+            if batch and number > items[0][0]:
+                click.echo("")
             click.echo(format_result(result, _label(line, number, batch), min_severity, line))
     sys.exit(2 if bad_input else 1 if any_error else 0)
 
