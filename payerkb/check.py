@@ -615,6 +615,16 @@ def _wastage_rules(ctx: _Line) -> tuple[Rule | None, Rule | None, Rule | None]:
     return jz, jw, None
 
 
+def _packaged_outside(ctx: _Line, rule: Rule) -> bool:
+    """True for a packaged (SI N) drug on a hospital outpatient or ASC line when the JW/JZ rule itself
+    says packaged OPPS/ASC drugs are outside it (the schema has no typed exceptions, so the rule's
+    own summary is what says so)."""
+    if ctx.claim.setting not in ("outpatient_facility", "asc") or "packaged" not in rule.summary.lower():
+        return False
+    si, _, _ = ctx.kb.opps_status(ctx.conn, ctx.claim.hcpcs, ctx.dos)
+    return si == "N"
+
+
 def _modifiers(ctx: _Line) -> None:
     claim = ctx.claim
     mods = set(claim.modifiers)
@@ -655,6 +665,10 @@ def _modifiers(ctx: _Line) -> None:
                 ctx.add("warning", "modifiers", f"{discarded:g} was discarded from the single-dose container.",
                         "Bill the discarded amount on its own line with JW (this line keeps the amount given).",
                         **cite(jw_rule, jw_ref))
+            elif jz_rule is not None and _packaged_outside(ctx, jz_rule):
+                ctx.add("info", "modifiers", f"{claim.hcpcs} is packaged in OPPS (status indicator N), and the JW/JZ "
+                                             "rule leaves packaged OPPS/ASC drugs out, so no JZ is needed here.",
+                        rule=jz_rule)
             elif jz_rule is not None:
                 since = jz_rule.effective_from or (jz_ref or {}).get("required_from")
                 ctx.add("error", "modifiers",
