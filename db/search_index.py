@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
+from collections import OrderedDict
 import shutil
 import sqlite3
 import threading
@@ -16,14 +18,15 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 from whoosh import highlight, index, query as wq
+from whoosh.codec import whoosh3 as w3
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.matching import NullMatcher
-from whoosh.matching.binary import DisjunctionMaxMatcher
+from whoosh.searching import Searcher
 
 META_FILE = "payerkb-index.json"
-INDEX_VERSION = 1
+INDEX_VERSION = 3
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"  # private-use characters: cannot occur in our text
 
 STATE_NAMES = {
@@ -81,11 +84,11 @@ FIELD_BOOSTS = {
     "payer": 2.0, "topic_words": 2.0, "place": 1.5, "codes": 1.2, "details": 1.0,
     "summary": 1.0, "sources": 0.5, "note": 0.5,
 }
-# Hits are re-ranked from this many BM25 results; a rule matching none of the other clauses keeps
-# COORD_FLOOR of its score, one matching all of them keeps all of it.
-RERANK_DEPTH, COORD_FLOOR = 60, 0.5
+# A rule matching one of several clauses keeps COORD_FLOOR of its score, one matching all keeps all.
+COORD_FLOOR = 0.5
+BM25_K1, BM25_B = 1.2, 0.75
+MAX_CACHED_POSTINGS = 4_000_000  # term score arrays kept between queries (8 bytes a posting)
 MAX_PREFIX_WORDS = 64
-TERM_MASK_CACHE = 1024  # bit masks of recently searched terms (each is doc count / 8 bytes)
 # Rows that are not the answer a user wants first: generated gaps and replaced rules.
 # (Whoosh applies a document boost to its term weights, so BM25 lowers the score by less than this.)
 DOC_BOOSTS = {"gap": 0.3, "superseded": 0.4, "shadowed": 0.6}
@@ -110,11 +113,11 @@ SCHEMA = Schema(
     # filters and facets (exact values)
     payer_type=ID(stored=True, sortable=True),
     topic=ID(stored=True, sortable=True),
-    code=KEYWORD(commas=True, sortable=True),
-    state=KEYWORD(commas=True, sortable=True),
     meta=STORED(),
 )
 FACETS = ("payer_type", "topic", "code", "state")
+# Facet values of code and state are read from the searchable codes and place fields.
+FACET_FIELDS = {"payer_type": "payer_type", "topic": "topic", "code": "codes", "state": "place", "kind": "kind"}
 
 
 class IndexUnavailable(Exception):
@@ -178,7 +181,8 @@ def _documents(conn: sqlite3.Connection):
         )
     for r in conn.execute(
         "select r.*, p.name as p_name, p.parent_org, p.payer_type, p.states as p_states, "
-        "p.jurisdiction, p.aliases from rules r join payers p on p.id = r.payer_id"
+        "p.jurisdiction, p.aliases from rules r join payers p on p.id = r.payer_id "
+        "order by r.payer_id, r.topic, r.id"  # document order: filter-only results list in this order
     ):
         rule = dict(r)
         states = _json_list(rule["p_states"])
@@ -206,8 +210,6 @@ def _documents(conn: sqlite3.Connection):
             "note": rule["note"] or "",
             "payer_type": rule["payer_type"],
             "topic": rule["topic"],
-            "code": ",".join(codes),
-            "state": ",".join(states),
             "meta": {k: rule[k] for k in ("setting", "requirement", "status", "origin", "as_of",
                                           "effective_from", "effective_to")}
                     | {"codes": codes, "states": states},
@@ -286,58 +288,12 @@ def _swap_in(new: Path, final: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Querying
-
-
-class _MaxMatcher(DisjunctionMaxMatcher):
-    # Whoosh-Reloaded 2.7.5's DisjunctionMaxMatcher scores a document with sub-matchers that sit
-    # on other documents, and its replace() drops a live side; these two methods are corrected.
-
-    def score(self):
-        a, b = self.a, self.b
-        if not a.is_active():
-            return b.score()
-        if not b.is_active():
-            return a.score()
-        if a.id() < b.id():
-            return a.score()
-        if b.id() < a.id():
-            return b.score()
-        return max(a.score(), b.score())
-
-    def replace(self, minquality=0):
-        a, b = self.a, self.b
-        if not a.is_active() and not b.is_active():
-            return NullMatcher()
-        if not a.is_active():
-            return b.replace(minquality)
-        if not b.is_active():
-            return a.replace(minquality)
-        if minquality and max(a.max_quality(), b.max_quality()) < minquality:
-            return NullMatcher()
-        na, nb = a.replace(minquality), b.replace(minquality)
-        if na is a and nb is b:
-            return self
-        if not na.is_active():
-            return nb
-        if not nb.is_active():
-            return na
-        return self.__class__(na, nb)
-
-
-class _DisMax(wq.DisjunctionMax):
-    """The best-scoring alternative counts, not their sum (a word found in both the payer name and
-    the summary is still one word)."""
-
-    def _matcher(self, subs, searcher, context):
-        reader = searcher.reader()
-        return self._tree_matcher(subs, _MaxMatcher, searcher, context, lambda q: q.estimate_size(reader))
-
-
-def _dismax(queries: list):
-    queries = [q for q in queries if q is not None]
-    if not queries:
-        return None
-    return queries[0] if len(queries) == 1 else _DisMax(queries)
+#
+# Whoosh's own searcher walks a tree of matchers one document at a time in Python: with synonyms
+# and several fields per word that takes over 100 ms once a word matches ten thousand rules. So
+# the index is Whoosh's (analysis, postings, word lists, stored fields, highlighting) but the
+# scoring is BM25 over whole posting lists at once with numpy: one array of scores per term,
+# cached, combined with maximum (alternatives), sum (words and clauses) and a coordination factor.
 
 
 @dataclass(frozen=True)
@@ -352,7 +308,7 @@ class Wording:
 @dataclass(frozen=True)
 class Clause:
     """One thing the user asked for, in every wording that means it (their own words, synonyms,
-    a spelling correction); a document scores by its best-matching wording."""
+    spelling corrections); a rule scores by its best-matching wording."""
 
     wordings: tuple[Wording, ...]
     exclude: bool = False
@@ -382,7 +338,7 @@ class Results:
 
 
 class SearchIndex:
-    """An opened index. Thread-safe: searches run one at a time on a shared searcher."""
+    """An opened index. Thread-safe: searches run one at a time."""
 
     def __init__(self, path: Path, db_path: Path | None = None):
         self.path = Path(path)
@@ -394,20 +350,26 @@ class SearchIndex:
                 raise IndexUnavailable(f"the index at {self.path} was built by another payerkb version")
             self.meta = meta
             self._ix = index.open_dir(str(self.path))
-            self._searcher = self._ix.searcher()
-            self._reader = self._searcher.reader()
-            self._masks = {name: _value_masks(self._reader, name) for name in FACETS + ("kind",)}
+            self._reader = self._ix.reader()
+            self._searcher = Searcher(self._reader)  # only for phrase matching
+            self._n = self._reader.doc_count_all()
+            self._masks = {name: _value_masks(self._reader, fname) for name, fname in FACET_FIELDS.items()}
+            self._masks["code"] = {v.upper(): m for v, m in self._masks["code"].items()}
+            self._masks["state"] = {v.upper(): m for v, m in self._masks["state"].items()
+                                    if v.upper() in STATE_NAMES}
             # The words of each searchable field: a query skips words a field does not have.
             self._lexicons = {name: {SCHEMA[name].from_bytes(b) for b in self._reader.lexicon(name)}
                               for name in FIELD_BOOSTS}
-            self._filter_sets: dict[tuple, set[int]] = {}
-            self._term_masks: dict[tuple[str, str], int] = {}
+            self._lengths = {name: _field_lengths(self._reader, name, self._n) for name in FIELD_BOOSTS}
         except IndexUnavailable:
             raise
         except FileNotFoundError as exc:
             raise IndexUnavailable(f"no search index at {self.path}") from exc
         except Exception as exc:  # whoosh raises many kinds on a damaged folder
             raise IndexUnavailable(f"the search index at {self.path} cannot be read ({exc.__class__.__name__})") from exc
+        self._term_scores_cache: OrderedDict = OrderedDict()
+        self._cached_postings = 0
+        self._allowed: dict[tuple, np.ndarray] = {}
         self.identity = _identity(self.path)
 
     def close(self) -> None:
@@ -421,11 +383,9 @@ class SearchIndex:
         with self._lock:
             if self._reader.doc_frequency("spell", word):
                 return True
-            for name in ("summary", "payer", "details", "topic_words", "sources"):
-                for token in SCHEMA[name].process_text(word, mode="query"):
-                    if self._reader.doc_frequency(name, token):
-                        return True
-        return False
+            return any(token in self._lexicons[name]
+                       for name in ("summary", "payer", "details", "topic_words", "sources")
+                       for token in SCHEMA[name].process_text(word, mode="query"))
 
     def corrections(self, word: str, maxdist: int) -> list[str]:
         """Known words within maxdist edits of word (same first letter), closest and most common first."""
@@ -449,68 +409,33 @@ class SearchIndex:
     # search -------------------------------------------------------------------------------
 
     def search(self, clauses: list[Clause], filters: dict[str, str], limit: int) -> Results:
-        allowed = self._masks["kind"].get("rule", 0)
-        for name, value in filters.items():
-            allowed &= self._masks[name].get(value, 0)
         with self._lock:
-            built = [(c.exclude, *self._clause(c)) for c in clauses]
-            positive = [q for exclude, q, _ in built if not exclude]
-            negative = [q for exclude, q, _ in built if exclude]
-            # Facets and the total count every match, not only the hits shown: bit masks, one per
-            # term and one per facet value, combined as the query combines its clauses.
-            matched = allowed
+            allowed = self._allowed_docs(filters)
+            summary_terms: set[str] = set()
+            positive = [self._clause_scores(c, summary_terms) for c in clauses if not c.exclude]
             if positive:
-                any_clause = 0
-                for exclude, _, m in built:
-                    if not exclude:
-                        any_clause |= m
-                matched &= any_clause
-            for exclude, _, m in built:
-                if exclude:
-                    matched &= ~m
-            q = wq.Or(positive) if positive else wq.Every()
-            if negative:
-                q = wq.AndNot(q, wq.Or(negative))
-            # Only rule documents have searchable fields, so a word query needs no filter at all.
-            restrict = self._filter_set(filters, allowed) if filters or not positive else None
-            if positive:
-                results = self._searcher.search(q, filter=restrict, limit=max(limit * 3, RERANK_DEPTH),
-                                                 terms=True)
-                ranked = self._coordinated(results, positive)[:limit]
+                final = np.sum(positive, axis=0)
+                if len(positive) > 1:
+                    # Rank rules matching more of what was asked higher: BM25 adds the clauses
+                    # up, but one strong word (a payer's name) could still outweigh three.
+                    share = np.count_nonzero(positive, axis=0) / len(positive)
+                    final *= COORD_FLOOR + (1 - COORD_FLOOR) * share
+                final *= allowed
             else:
-                results = self._searcher.search(q, filter=restrict, limit=limit, sortedby=["payer_id", "topic"])
-                ranked = [(h, 0.0) for h in results]
-            results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
-            results.formatter = _MarkFormatter()
-            hits = [self._hit(h, score, bool(positive)) for h, score in ranked]
+                final = allowed.astype(np.float32)
+            for c in clauses:
+                if c.exclude:
+                    final[self._clause_scores(c, set()) > 0] = 0
+            matched = final > 0
+            total = int(np.count_nonzero(matched))
+            top = _top(final, min(limit, total)) if positive else np.flatnonzero(matched)[:limit]
+            hits = [self._hit(int(d), float(final[d]) if positive else 0.0, summary_terms) for d in top]
+        mask = int.from_bytes(np.packbits(matched, bitorder="little").tobytes(), "little")
         facets = {
-            name: _counts({value: (matched & mask).bit_count() for value, mask in self._masks[name].items()})
+            name: _counts({value: (mask & m).bit_count() for value, m in self._masks[name].items()})
             for name in FACETS
         }
-        return Results(hits, matched.bit_count(), facets, stale=self.is_stale())
-
-    def _coordinated(self, results, clause_queries) -> list:
-        """The hits re-ranked so that a rule matching more of what was asked comes first: BM25
-        adds up the clauses, but one strong word (a payer's name) can still outweigh three."""
-        if len(clause_queries) < 2:
-            return [(h, h.score) for h in results]
-        terms = [set(cq.existing_terms(self._reader, expand=True)) for cq in clause_queries]
-        scored = []
-        for h in results:
-            matched = set(h.matched_terms())
-            share = sum(1 for t in terms if t & matched) / len(terms)
-            scored.append((h, h.score * (COORD_FLOOR + (1 - COORD_FLOOR) * share)))
-        scored.sort(key=lambda hs: -hs[1])
-        return scored
-
-    def _filter_set(self, filters: dict, allowed: int) -> set[int]:
-        key = tuple(sorted(filters.items()))
-        found = self._filter_sets.get(key)
-        if found is None:
-            if len(self._filter_sets) > 256:
-                self._filter_sets.clear()
-            found = self._filter_sets[key] = _docnums(allowed)
-        return found
+        return Results(hits, total, facets, stale=self.is_stale())
 
     def is_stale(self) -> bool:
         """True when the database was rebuilt after this index (e.g. the index step failed)."""
@@ -518,80 +443,169 @@ class SearchIndex:
             return False
         return _db_identity(self.db_path) != (self.meta.get("db_size"), self.meta.get("db_mtime_ns"))
 
-    def _hit(self, h, score: float, highlighted: bool) -> Hit:
-        summary = h["summary"]
-        marked = h.highlights("summary", top=2) if highlighted else ""
+    def _allowed_docs(self, filters: dict[str, str]) -> np.ndarray:
+        key = tuple(sorted(filters.items()))
+        found = self._allowed.get(key)
+        if found is None:
+            mask = self._masks["kind"].get("rule", 0)
+            for name, value in filters.items():
+                mask &= self._masks[name].get(value, 0)
+            raw = np.frombuffer(mask.to_bytes((self._n + 7) // 8, "little"), np.uint8)
+            found = np.unpackbits(raw, bitorder="little")[: self._n].astype(np.float32)
+            if len(self._allowed) > 256:
+                self._allowed.clear()
+            self._allowed[key] = found
+        return found
+
+    def _hit(self, docnum: int, score: float, summary_terms: set[str]) -> Hit:
+        stored = self._reader.stored_fields(docnum)
+        summary = stored["summary"]
+        marked = ""
+        if summary_terms:
+            marked = highlight.highlight(summary, frozenset(summary_terms), STEM,
+                                         highlight.ContextFragmenter(maxchars=240, surround=60),
+                                         _MarkFormatter(), top=2)
         return Hit(
-            rule_id=h["rule_id"], payer_id=h["payer_id"], payer_name=h["payer_name"],
-            payer_type=h["payer_type"], topic=h["topic"], summary=summary,
+            rule_id=stored["rule_id"], payer_id=stored["payer_id"], payer_name=stored["payer_name"],
+            payer_type=stored["payer_type"], topic=stored["topic"], summary=summary,
             snippet=_pieces(marked) if marked else [(_shorten(summary), False)],
-            score=round(score, 4), meta=h["meta"],
+            score=round(score, 4), meta=stored["meta"],
         )
 
-    def _clause(self, clause: Clause) -> tuple:
-        """The clause as a whoosh query, and the bit mask of the documents it matches."""
-        options, mask = [], 0
+    # scores -------------------------------------------------------------------------------
+
+    def _clause_scores(self, clause: Clause, summary_terms: set[str]) -> np.ndarray:
+        best = np.zeros(self._n, np.float32)
         for wording in clause.wordings:
             fields = {f: b for f, b in FIELD_BOOSTS.items() if wording.fields is None or f in wording.fields}
-            q, m = self._wording(wording.words, fields, wording.weight, clause.phrase, clause.prefix)
-            options.append(q)
-            mask |= m
-        return _dismax(options) or wq.NullQuery, mask
+            scores = self._wording_scores(wording.words, fields, wording.weight, clause.phrase,
+                                          clause.prefix, summary_terms)
+            if scores is not None:
+                np.maximum(best, scores, out=best)
+        return best
 
-    def _wording(self, words, fields, weight, phrase, prefix) -> tuple:
+    def _wording_scores(self, words, fields, weight, phrase, prefix, summary_terms):
         if len(words) > 1 and not phrase:
             # Unquoted words may each match in a different field (payer name, state, summary).
-            parts = [self._wording((w,), fields, weight, False, prefix and i == len(words) - 1)
-                     for i, w in enumerate(words)]
+            parts = [self._wording_scores((w,), fields, weight, False, prefix and i == len(words) - 1,
+                                          summary_terms) for i, w in enumerate(words)]
             # A word no field has (or one too short to index, as "j" in "jurisdiction j") means
             # this wording cannot match; dropping the word instead would make it match too much.
-            if any(q is None for q, _ in parts):
-                return None, 0
-            mask = parts[0][1]
-            for _, m in parts[1:]:
-                mask &= m
-            return wq.And([q for q, _ in parts]), mask
+            return None if any(p is None for p in parts) else _all_of(parts)
         if prefix:
             # Stemmed fields hold "author" for "authorization": expand the prefix over the words
             # as written (the spelling field), then search each word found.
             start = words[-1].lower()
             found = [] if len(start) < 2 else list(islice(
                 (SCHEMA["spell"].from_bytes(b) for b in self._reader.expand_prefix("spell", start)), MAX_PREFIX_WORDS))
-            parts = [self._wording((w,), fields, weight, False, False) for w in found]
-            mask = 0
-            for _, m in parts:
-                mask |= m
-            return _dismax([q for q, _ in parts]), mask
-        per_field, mask = [], 0
+            parts = [self._wording_scores((w,), fields, weight, False, False, summary_terms) for w in found]
+            return _best_of([p for p in parts if p is not None])
+        per_field = []
         for name, boost in fields.items():
             fobj = SCHEMA[name]
             tokens = [t for w in words for t in fobj.process_text(w, mode="query")]
             if not tokens or any(t not in self._lexicons[name] for t in tokens):
                 continue
-            field_mask = self._term_mask(name, tokens[0])
-            for t in tokens[1:]:
-                field_mask &= self._term_mask(name, t)  # a phrase counts as its words (facets only)
-            mask |= field_mask
-            if len(tokens) == 1:
-                per_field.append(wq.Term(name, tokens[0], boost=boost * weight))
-            elif fobj.format.supports("positions"):
-                per_field.append(wq.Phrase(name, tokens, boost=boost * weight))
-            else:
-                per_field.append(wq.And([wq.Term(name, t) for t in tokens], boost=boost * weight))
-        return _dismax(per_field), mask
+            scores = _all_of([self._dense(name, t, boost * weight) for t in tokens])
+            if phrase and len(tokens) > 1 and fobj.format.supports("positions"):
+                adjacent = np.zeros(self._n, bool)
+                adjacent[list(wq.Phrase(name, tokens).matcher(self._searcher).all_ids())] = True
+                scores *= adjacent
+            if name == "summary":
+                summary_terms.update(tokens)
+            per_field.append(scores)
+        return _best_of(per_field)
 
-    def _term_mask(self, fieldname: str, token: str) -> int:
+    def _dense(self, fieldname: str, token: str, factor: float) -> np.ndarray:
+        ids, scores = self._term_scores(fieldname, token)
+        out = np.zeros(self._n, np.float32)
+        out[ids] = scores * factor
+        return out
+
+    def _term_scores(self, fieldname: str, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 (k1 1.2, b 0.75) of every rule containing the term, kept for later queries."""
         key = (fieldname, token)
-        mask = self._term_masks.get(key)
-        if mask is None:
-            btext = SCHEMA[fieldname].to_bytes(token)
-            mask = _mask(self._reader.postings(fieldname, btext).all_ids(), self._reader.doc_count_all())
-            if len(self._term_masks) >= TERM_MASK_CACHE:
-                self._term_masks.pop(next(iter(self._term_masks)))
-        else:
-            del self._term_masks[key]  # re-inserted below: most recently used last
-        self._term_masks[key] = mask
-        return mask
+        found = self._term_scores_cache.pop(key, None)
+        if found is None:
+            ids, tf = _postings(self._reader, fieldname, SCHEMA[fieldname].to_bytes(token))
+            lengths = self._lengths[fieldname]
+            average = max(lengths.mean(), 1.0)
+            df = len(ids)
+            idf = np.log(1 + (self._n - df + 0.5) / (df + 0.5))
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[ids] / average)
+            found = (ids, (idf * tf * (BM25_K1 + 1) / (tf + norm)).astype(np.float32))
+            self._cached_postings += df
+            while self._cached_postings > MAX_CACHED_POSTINGS and self._term_scores_cache:
+                _, (old_ids, _) = self._term_scores_cache.popitem(last=False)
+                self._cached_postings -= len(old_ids)
+        self._term_scores_cache[key] = found
+        return found
+
+
+def _postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Document numbers and term weights (frequency times document boost) of one term."""
+    m = reader.postings(fieldname, btext)
+    ids, weights = array("i"), array("f")
+    if hasattr(m, "_read_ids") and hasattr(m, "_next_block"):
+        # Whoosh's on-disk matcher decodes postings a block at a time; take whole blocks rather
+        # than one posting per Python call (private attributes of W3LeafMatcher, which is frozen
+        # in Whoosh-Reloaded 2.7.5; the public path below is the fallback).
+        while m.is_active():
+            m._read_ids()
+            m._read_weights()
+            ids.extend(m._ids)
+            weights.extend(m._weights)
+            m._next_block()
+    else:
+        while m.is_active():
+            ids.append(m.id())
+            weights.append(m.weight())
+            m.next()
+    return np.frombuffer(ids, np.int32).copy(), np.frombuffer(weights, np.float32).copy()
+
+
+def _field_lengths(reader, fieldname: str, n: int) -> np.ndarray:
+    """The length (in words) of the field in every document."""
+    perdoc = getattr(reader, "_perdoc", None)
+    if perdoc is not None and hasattr(perdoc, "_cached_reader"):
+        # One read of the whole lengths column (private to Whoosh's W3 codec) instead of a call
+        # per document; Whoosh stores each length as one byte.
+        column = perdoc._cached_reader(w3._lenfield(fieldname), w3.LENGTHS_COLUMN)
+        if column is None:
+            return np.zeros(n, np.float32)
+        table = np.array([w3.byte_to_length(b) for b in range(256)], np.float32)
+        codes = np.zeros(n, np.uint8)  # documents past the column's end have length 0
+        try:
+            count = column._count
+            codes[:count] = np.frombuffer(column._dbfile.get(column._basepos, count), np.uint8)
+        except AttributeError:
+            codes[:] = np.fromiter(column, np.uint8, n)
+        return table[codes]
+    length = reader.doc_field_length
+    return np.fromiter((length(d, fieldname, 0) or 0 for d in range(n)), np.float32, n)
+
+
+def _all_of(parts: list[np.ndarray]) -> np.ndarray:
+    """Sum of the parts where every part matched, else 0."""
+    if len(parts) == 1:
+        return parts[0]
+    total = np.sum(parts, axis=0)
+    total[np.any(np.asarray(parts) == 0, axis=0)] = 0
+    return total
+
+
+def _best_of(parts: list[np.ndarray]) -> np.ndarray | None:
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else np.max(parts, axis=0)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indexes of the k highest scores, best first (ties: index order)."""
+    if k <= 0:
+        return np.array([], np.int64)
+    part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    return part[np.lexsort((part, -scores[part]))]
 
 
 class _MarkFormatter(highlight.Formatter):
@@ -621,26 +635,19 @@ def _counts(groups: dict) -> dict[str, int]:
     return dict(sorted(items, key=lambda kv: (-kv[1], kv[0])))
 
 
-def _mask(docnums, size: int) -> int:
-    bits = bytearray((size + 7) // 8)
-    for d in docnums:
-        bits[d >> 3] |= 1 << (d & 7)
-    return int.from_bytes(bits, "little")
-
-
-def _docnums(mask: int) -> set[int]:
-    bits = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
-    return {i * 8 + j for i, byte in enumerate(bits) if byte for j in range(8) if byte >> j & 1}
+def _mask(docnums: np.ndarray, size: int) -> int:
+    """The documents as a bit mask (a Python int: bit d set for document d)."""
+    bits = np.zeros(size, bool)
+    bits[docnums] = True
+    return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
 
 
 def _value_masks(reader, fieldname: str) -> dict[str, int]:
     """For each value of an exact-value field, the bit mask of the documents that have it."""
     size = reader.doc_count_all()
     fobj = SCHEMA[fieldname]
-    return {
-        fobj.from_bytes(btext): _mask(reader.postings(fieldname, btext).all_ids(), size)
-        for btext in reader.lexicon(fieldname)
-    }
+    return {fobj.from_bytes(btext): _mask(_postings(reader, fieldname, btext)[0], size)
+            for btext in reader.lexicon(fieldname)}
 
 
 def _identity(path: Path):
