@@ -91,7 +91,7 @@ MAX_CACHED_POSTINGS = 4_000_000  # term score arrays kept between queries (8 byt
 MAX_PREFIX_WORDS = 64
 # Rows that are not the answer a user wants first: generated gaps and replaced rules.
 # (Whoosh applies a document boost to its term weights, so BM25 lowers the score by less than this.)
-DOC_BOOSTS = {"gap": 0.3, "superseded": 0.4, "shadowed": 0.6}
+DOC_BOOSTS = {"gap": 0.5, "superseded": 0.4, "shadowed": 0.6}
 
 STEM = StemmingAnalyzer()
 PLAIN = RegexTokenizer() | LowercaseFilter()
