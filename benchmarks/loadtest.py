@@ -23,7 +23,9 @@ from benchmarks import server
 from benchmarks.bench_lookup import lookup_paths
 
 SEARCH_QUERIES = ["invoice", "prior auth J3590", "NDC format", "wac pricing", "JZ modifier",
-                  "precertification", "narrative item 19", "units"]
+                  "precertification", "narrative item 19", "units", "invoce over 500", "acquisition cost",
+                  "medicaid invoice threshold", "blue cross narrative", "jw discarded drug", "awp percent"]
+TOPIC_WORDS = ["invoice", "prior authorization", "pricing", "ndc", "narrative", "units", "modifiers"]
 
 
 @dataclass
@@ -54,9 +56,24 @@ def _payers(db_path: Path, limit: int = 20) -> list[str]:
         conn.close()
 
 
+def _search_queries(db_path: Path) -> list[str]:
+    """Fixed queries plus, per payer, its name or a state with a topic: many different terms, so
+    the index's term caches do not answer every request."""
+    conn = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
+    try:
+        rows = conn.execute("select name, states from payers order by id limit 200").fetchall()
+    finally:
+        conn.close()
+    queries = list(SEARCH_QUERIES)
+    for i, (name, states) in enumerate(rows):
+        state = (json.loads(states or "[]") or ["TX"])[0]
+        queries.append(f"{name} {TOPIC_WORDS[i % len(TOPIC_WORDS)]}" if i % 2 else f"{state} {TOPIC_WORDS[i % len(TOPIC_WORDS)]}")
+    return queries
+
+
 def endpoints(db_path: Path) -> list[Endpoint]:
     payers = _payers(db_path)
-    search = [(f"/-/search.json?{urllib.parse.urlencode({'q': q})}", None) for q in SEARCH_QUERIES]
+    search = [(f"/-/search.json?{urllib.parse.urlencode({'q': q})}", None) for q in _search_queries(db_path)]
     check = [(
         "/-/check",
         json.dumps({"payer_id": p, "date_of_service": "2026-01-15", "setting": "professional",
