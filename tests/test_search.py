@@ -250,3 +250,37 @@ def test_cli_search_json_and_filters(built_db):
 def test_cli_search_without_a_database_fails_clearly(tmp_path):
     result = CliRunner().invoke(cli, ["search", "--db", str(tmp_path / "none.db"), "invoice"])
     assert result.exit_code == 1 and "payerkb build" in result.output
+
+
+# --- words that are also state codes, and synonyms the payers table gives -----------------------
+
+
+def test_two_letter_words_mean_what_billing_staff_mean(built_db):
+    # lower-case "pa" is prior authorization, not Pennsylvania
+    assert {h["topic"] for h in search("pa", built_db, limit=5)["hits"]} == {"prior_auth"}
+    # "IN" in capitals is Indiana; lower-case "in" is a filler word
+    assert search("IN medicaid", built_db, limit=1)["hits"][0]["payer_id"] == "medicaid-in"
+    assert search("invoice in medicaid", built_db)["total"] == search("invoice medicaid", built_db)["total"]
+
+
+def test_jurisdictions_and_medicaid_names_become_synonyms():
+    import sqlite3
+
+    from payerkb.search import Thesaurus, derived_groups, term_key
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("create table payers (jurisdiction text, payer_type text, aliases text, states text)")
+    conn.executemany("insert into payers values (?, ?, ?, ?)", [
+        ("JX", "medicare_mac", None, '["AL"]'),
+        ("J15", "medicare_mac", None, '["KY", "OH"]'),
+        ("DME JA", "medicare_mac", None, "[]"),
+        (None, "medicaid_ffs", '["Medi-Cal", "CA Medicaid"]', '["CA"]'),
+        (None, "medicaid_ffs", '["Two State Plan"]', '["CA", "NV"]'),
+    ])
+    groups = derived_groups(conn)
+    assert ("jx", "jurisdiction x") in groups and ("j15", "jurisdiction 15") in groups
+    assert ("Medi-Cal", "CA Medicaid", "California medicaid") in groups
+    assert len(groups) == 3
+    thesaurus = Thesaurus.from_groups(groups)
+    assert "medi-cal" in thesaurus.alternatives(term_key("california medicaid"))
+    assert thesaurus.alternatives(term_key("medicaid")) == []  # "CA Medicaid" is not plain "medicaid"
