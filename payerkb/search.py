@@ -86,11 +86,15 @@ class Thesaurus:
         return [t for t in dict.fromkeys(terms) if term_key(t) != key]
 
 
+def content_words(term: str) -> tuple[str, ...]:
+    """The words of a term that carry meaning ("IN Medicaid" keeps "in": it is Indiana there)."""
+    words = _WORD.findall(term.lower())
+    return tuple(w for w in words
+                 if w not in STOPWORDS or (len(w) == 2 and w.upper() in STATE_NAMES and len(words) > 1))
+
+
 def term_key(term: str) -> tuple[str, ...]:
-    """The words of a term that identify it ("IN Medicaid" keeps "in": it is Indiana there)."""
-    words = _WORD.findall(term)
-    return tuple(normalize(w) for w in words
-                 if w.lower() not in STOPWORDS or (len(w) == 2 and w.upper() in STATE_NAMES and len(words) > 1))
+    return tuple(normalize(w) for w in content_words(term))
 
 
 def derived_groups(conn: sqlite3.Connection) -> list[tuple[str, ...]]:
@@ -228,7 +232,7 @@ def _clause(tokens: list[_Token], words: list[str], alternatives: list[str], par
                 alt = tuple(words[:i]) + (near,) + tuple(words[i + 1:])
                 wordings.append(Wording(alt, CORRECTION_WEIGHT * NEAR_WEIGHT ** rank))
     for alt in alternatives:
-        alt_words = tuple(w for w in _WORD.findall(alt) if w not in STOPWORDS)
+        alt_words = content_words(alt)
         if alt_words:
             place = None if len(alt_words) > 1 or len(alt_words[0]) > 2 else _NOT_PLACE
             # Each word of a wording adds to the score: a longer synonym must not outweigh the
