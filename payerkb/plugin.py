@@ -28,3 +28,9 @@ def extra_template_vars(datasette):
 def asgi_wrapper(datasette):
     """Safe headers (Content-Security-Policy ...) and no 500 on a POST (payerkb/web/security.py)."""
     return security.middleware(datasette)
+
+
+@hookimpl
+def skip_csrf(datasette, scope):
+    """POST /-/check is a read-only computation called by other programs: no CSRF token needed."""
+    return scope["type"] == "http" and scope["path"] in ("/-/check", "/-/check.json")

@@ -92,3 +92,12 @@ async def test_json_twin_without_parameters_explains_itself(ds):
 async def test_nav_link_to_the_check(ds):
     page = await ds.client.get("/-/check", headers={"accept": "text/html"})
     assert 'href="/-/check">Claim check</a>' in page.text
+
+
+@pytest.mark.asyncio
+async def test_post_from_a_client_holding_a_csrf_cookie_is_not_refused(ds):
+    # a program that first read a Datasette page carries the ds_csrftoken cookie but no form token
+    body = {"payer_id": "medicare-wps-j5", "date_of_service": "2026-01-15", "hcpcs": "J3590", "units": 3}
+    r = await ds.client.post("/-/check", json=body, cookies={"ds_csrftoken": "IjEyMyI.abc"})
+    assert r.status_code == 200, r.text[:200]
+    assert any(f["topic"] == "units" for f in r.json()["findings"])
