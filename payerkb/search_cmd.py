@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from db import schema
-from payerkb.search import DEFAULT_DB, DEFAULT_LIMIT, MAX_LIMIT, search
+from payerkb.search import DEFAULT_DB, DEFAULT_LIMIT, MAX_LIMIT, check_filters, search
 
 
 @click.command("search")
@@ -34,6 +34,9 @@ def search_command(query, db, payer_type, topic, code, state, limit, as_json):
 
     Exits 1 when the search could not run (no database or index: run `payerkb build`).
     """
+    _, problem = check_filters({"code": code, "state": state})
+    if problem:
+        raise click.UsageError(problem)
     answer = search(" ".join(query), db, payer_type=payer_type, topic=topic, code=code, state=state,
                     limit=limit, with_pieces=not as_json)
     if as_json:

@@ -247,6 +247,11 @@ def test_cli_search_json_and_filters(built_db):
     assert body["suggestion"] == "invoice" and all(h["topic"] == "invoice" for h in body["hits"])
 
 
+def test_cli_search_rejects_a_bad_filter(built_db):
+    result = CliRunner().invoke(cli, ["search", "--db", str(built_db), "--state", "Narnia", "invoice"])
+    assert result.exit_code == 2 and "state must be" in result.output
+
+
 def test_cli_search_without_a_database_fails_clearly(tmp_path):
     result = CliRunner().invoke(cli, ["search", "--db", str(tmp_path / "none.db"), "invoice"])
     assert result.exit_code == 1 and "payerkb build" in result.output
