@@ -12,7 +12,9 @@ the shipped database, each against its target.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -141,7 +143,9 @@ def shipped_db() -> Path:
     """The shipped policies/ built once (with its search index) into a temporary folder."""
     from db.build import build
 
-    out = Path(tempfile.mkdtemp(prefix="payerkb-bench-search-")) / "payerkb.db"
+    folder = Path(tempfile.mkdtemp(prefix="payerkb-bench-search-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    out = folder / "payerkb.db"
     build(ROOT / "policies", out)
     return out
 
