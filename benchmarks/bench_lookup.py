@@ -6,12 +6,15 @@ table added to a copy of the same database file. Both run at once on 127.0.0.1 a
 alternating rounds with the same client (several threads, keep-alive connections, a fixed number of
 requests per round); the ratio of the median rounds is reported. Target: ratio >= 0.8.
 A stricter baseline is measured too: bare Datasette running `select * from` the one-row table as
-an arbitrary SQL query (a table page also counts rows and looks for facets; a query does not).
+an arbitrary SQL query (a table page also counts rows and looks for facets; a query does not),
+and, on payerkb's server, the canned query's own SQL sent as ?sql=, which separates the cost of the
+query and its rows from the cost of the canned-query machinery, metadata and plugin hooks.
 """
 from __future__ import annotations
 
 import json
 import shutil
+import urllib.parse
 import sqlite3
 import statistics
 import tempfile
@@ -19,6 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from benchmarks import server
 
@@ -39,6 +44,18 @@ def lookup_paths(db_path: Path, code: str = CODE, limit: int = 50) -> list[str]:
     if not payers:
         raise RuntimeError(f"{db_path}: no payer has a rule for {code}")
     return [f"/payerkb/rules_for_payer_and_code.json?payer={p}&code={code}&_shape=array" for p in payers]
+
+
+def same_sql_paths(lookup: list[str]) -> list[str]:
+    """The canned query's own SQL sent as ?sql= for the same payers: what the query costs without
+    the canned-query machinery (metadata, plugin hooks)."""
+    metadata = yaml.safe_load((server.ROOT / "metadata.yml").read_text())
+    sql = metadata["databases"]["payerkb"]["queries"]["rules_for_payer_and_code"]["sql"]
+    out = []
+    for path in lookup:
+        args = dict(urllib.parse.parse_qsl(path.split("?", 1)[1]))
+        out.append("/payerkb.json?" + urllib.parse.urlencode({"sql": sql, **args}))
+    return out
 
 
 def one_row_copy(db_path: Path, folder: Path) -> Path:
@@ -109,19 +126,23 @@ def measure_lookup(db_path: Path, requests: int = 1500, threads: int = 8, rounds
             _check(bare_port, ONE_ROW_PATH, want_rows=True)
             hammer(ours_port, paths, requests // 5, threads)  # warm up both
             hammer(bare_port, [ONE_ROW_PATH], requests // 5, threads)
-            ours, bare, bare_sql = [], [], []
+            raw = same_sql_paths(paths)
+            _check(ours_port, raw[0], want_rows=True)
+            ours, bare, bare_sql, ours_raw = [], [], [], []
             for _ in range(rounds):
                 bare.append(hammer(bare_port, [ONE_ROW_PATH], requests, threads))
                 ours.append(hammer(ours_port, paths, requests, threads))
                 bare_sql.append(hammer(bare_port, [ONE_ROW_SQL_PATH], requests, threads))
+                ours_raw.append(hammer(ours_port, raw, requests, threads))
     ours_rps = statistics.median(r.rps for r in ours)
     bare_rps = statistics.median(r.rps for r in bare)
     return {
         "payerkb_rps": ours_rps,
         "bare_rps": bare_rps,
         "bare_sql_rps": statistics.median(r.rps for r in bare_sql),
+        "payerkb_raw_sql_rps": statistics.median(r.rps for r in ours_raw),
         "ratio": ours_rps / bare_rps if bare_rps else 0.0,
-        "errors": sum(r.errors for r in ours + bare + bare_sql),
+        "errors": sum(r.errors for r in ours + bare + bare_sql + ours_raw),
         "requests": requests,
         "threads": threads,
         "rounds": rounds,
