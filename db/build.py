@@ -303,7 +303,8 @@ def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     for leftover in out.parent.glob(f"{out.name}.tmp-*"):
-        leftover.unlink(missing_ok=True)  # left by a build that was killed half-way
+        if not _build_running(leftover):
+            leftover.unlink(missing_ok=True)  # left by a build that was killed half-way
     try:
         db = sqlite_utils.Database(tmp)
         db.conn.execute("pragma journal_mode = off")
@@ -330,6 +331,20 @@ def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", 
     for step in steps[1]:
         step(out, kb)
     return BuildResult(out, n_payers, n_rules, len(kb.sources), time.perf_counter() - started)
+
+
+def _build_running(tmp: Path) -> bool:
+    """Whether the build that owns this temporary file (its pid is in the name) still runs."""
+    pid = tmp.name.rsplit("-", 1)[-1]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_steps() -> tuple[list, list]:

@@ -151,9 +151,9 @@ class Rule(Strict):
     codes: list[HcpcsCode] | Literal["all"] = Field(min_length=1)
     requirement: Literal[REQUIREMENTS]
     summary: Annotated[str, Field(min_length=10, max_length=600)]
-    threshold_usd: Annotated[float, Field(ge=0)] | None = None
+    threshold_usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     pricing_basis: Literal[PRICING_BASES] | None = None
-    percent: Annotated[float, Field(gt=0, le=1000)] | None = None
+    percent: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
     claim_fields: list[Slug] | None = None
     max_chars: Annotated[int, Field(gt=0, le=10000)] | None = None
     unit_rule: Literal[UNIT_RULES] | None = None

@@ -6,6 +6,7 @@ A build refuses to run while there is any problem.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,12 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """repr() cut to a readable length: a value can be huge (YAML aliases expand)."""
+    text = reprlib.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _friendly(err: dict) -> str:
     kind = err["type"]
     loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
@@ -97,14 +104,15 @@ def _friendly(err: dict) -> str:
         return f"{loc}: required key is missing"
     if kind in ("literal_error", "enum"):
         allowed = [a.strip().strip("'") for a in err["ctx"]["expected"].replace(" or ", ", ").split(",")]
-        guess = difflib.get_close_matches(str(value), allowed, n=1)
+        guess = difflib.get_close_matches(str(value)[:100], allowed, n=1)
         hint = f"; did you mean {guess[0]!r}?" if guess else ""
-        return f"{loc}: {value!r} is not one of {', '.join(allowed)}{hint}"
+        return f"{loc}: {_short(value)} is not one of {', '.join(allowed)}{hint}"
     if kind == "string_pattern_mismatch":
-        return f"{loc}: {value!r} has the wrong form (expected pattern {err['ctx']['pattern']})"
+        return f"{loc}: {_short(value)} has the wrong form (expected pattern {err['ctx']['pattern']})"
     msg = err["msg"].removeprefix("Value error, ")
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"{loc}: {msg} (got {type(value).__name__} {value!r})"
+        kind_name = "list" if isinstance(value, list) else "mapping" if isinstance(value, dict) else type(value).__name__
+        return f"{loc}: {msg} (got {kind_name} {_short(value)})"
     return f"{loc}: {msg}" if loc else msg
 
 

@@ -100,6 +100,15 @@ def load_yaml(path: Path) -> Any:
         raise PolicyYAMLError(path, 1, f"cannot read file: {exc.strerror}") from None
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except RecursionError:
+        raise PolicyYAMLError(path, _too_deep_line(text), f"nested more than {MAX_DEPTH} levels deep") from None
+    except yaml.reader.ReaderError as exc:
+        # a bad character: PyYAML gives its position in the text, not a line
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise PolicyYAMLError(
+            path, line, f"unacceptable character #x{ord(char):04x}: {exc.reason}"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -113,6 +122,25 @@ def load_yaml(path: Path) -> Any:
         raise PolicyYAMLError(path, line, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise PolicyYAMLError(path, 1, f"YAML error: {exc}") from None
+
+
+MAX_DEPTH = 100
+
+
+def _too_deep_line(text: str) -> int:
+    """The line where nesting first passes MAX_DEPTH, found from parser events (no recursion)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_LineLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return event.start_mark.line + 1
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return 1
 
 
 def line_of(data: Any, loc: tuple) -> int:

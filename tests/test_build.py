@@ -121,3 +121,23 @@ def test_cli_build_prints_summary_and_fails_cleanly(tmp_path, policies_copy):
     assert "medicare-cms.yml:2: YAML syntax error" in bad.output
     assert "the database was not changed" in bad.output
     assert sha(out) == before
+
+
+def test_build_cleans_leftovers_of_dead_builds_but_not_of_running_ones(tmp_path):
+    import subprocess
+
+    out = tmp_path / "payerkb.db"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    running = subprocess.Popen(["sleep", "30"])
+    try:
+        dead_tmp = tmp_path / f"payerkb.db.tmp-{dead.pid}"
+        live_tmp = tmp_path / f"payerkb.db.tmp-{running.pid}"
+        dead_tmp.write_bytes(b"half a database")
+        live_tmp.write_bytes(b"another build at work")
+        build("policies", out)
+        assert not dead_tmp.exists()
+        assert live_tmp.read_bytes() == b"another build at work"
+    finally:
+        running.kill()
+        running.wait()
