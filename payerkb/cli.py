@@ -119,8 +119,10 @@ def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
         sys.exit(1)
     url = f"http://{host}:{port}/"
     click.echo(f"payerkb is serving {db} on {url}")
-    click.echo(f"  try: {url}payerkb/payer_matrix   (every payer x topic)")
-    click.echo(f"       {url}payerkb/rules?_search=invoice")
+    click.echo(f"  try: {url}-/matrix   (every payer x topic, coloured)")
+    click.echo(f"       {url}-/search?q=preauth+j3590+blue+cross+texas")
+    click.echo(f"       {url}-/codes/J3590")
+    click.echo(f"       {url}-/check   (pre-check a claim line)")
     click.echo(f"       {url}payerkb/payers.json?_shape=array")
     sys.stdout.flush()
     cmd = datasette_command(db, port, host, metadata)
