@@ -48,6 +48,22 @@ def read_page(html: str, url: str, *, containers: tuple[str, ...], titles: tuple
     return PageContent(title, doc_date, found)
 
 
+def site(*, containers: tuple[str, ...], titles: tuple[str, ...], date_labels: tuple[str, ...]):
+    """The (read_page, fetch, parse) functions of a MAC site module, from where its page keeps
+    the article body, the title and the date."""
+
+    def read_site_page(html: str, url: str) -> PageContent:
+        return read_page(html, url, containers=containers, titles=titles, date_labels=date_labels)
+
+    def fetch_site(spec: SourceSpec, fetcher: Fetcher, tick=None) -> list[Fetched]:
+        return fetch(spec, fetcher, tick)
+
+    def parse_site(spec: SourceSpec, fetched: list[Fetched]) -> ScrapeResult:
+        return parse(spec, fetched, read_site_page)
+
+    return read_site_page, fetch_site, parse_site
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-")
 

@@ -1,18 +1,8 @@
 """Noridian JE Part B pages (Liferay: the article is a journal-content-article portlet)."""
 from scrapers.sources import _mac
 
-CONTAINERS = ("div.journal-content-article",)
-TITLES = (".portlet-title-text", "h1")
-DATE_LABELS = ("Last Updated", "Last Modified", "Published")
-
-
-def read_page(html: str, url: str) -> _mac.PageContent:
-    return _mac.read_page(html, url, containers=CONTAINERS, titles=TITLES, date_labels=DATE_LABELS)
-
-
-def fetch(spec, fetcher, tick=None):
-    return _mac.fetch(spec, fetcher, tick)
-
-
-def parse(spec, fetched):
-    return _mac.parse(spec, fetched, read_page)
+read_page, fetch, parse = _mac.site(
+    containers=("div.journal-content-article",),
+    titles=(".portlet-title-text", "h1"),
+    date_labels=("Last Updated", "Last Modified", "Published"),
+)
