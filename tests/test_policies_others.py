@@ -132,3 +132,59 @@ def test_medicaid_program_names_are_search_synonyms(built_db):
         groups.setdefault(row["group_id"], set()).add(row["term"])
     assert any({"masshealth", "massachusetts medicaid"} <= g for g in groups.values())
     assert any({"bcbstx", "blue cross blue shield of texas"} <= g for g in groups.values())
+
+
+# --- second pass: topics found past the first research round ------------------------------------
+
+def _line(**fields) -> dict:
+    base = {"hcpcs": "J3490", "date_of_service": "2025-06-02", "setting": "professional", "units": 1}
+    return base | fields
+
+
+def _errors(result: dict, topic: str) -> list[str]:
+    return [f["rule_id"] for f in result["findings"] if f["severity"] == "error" and f["topic"] == topic]
+
+
+def test_noc_units_differ_between_payers_and_each_says_how(built_db):
+    units = {r["payer_id"]: r["unit_rule"] for r in _rows(
+        built_db, "select payer_id, unit_rule from rules where topic = 'units' and origin != 'gap'")}
+    assert units["florida-blue"] == "per_container"  # containers used, not one unit
+    assert units["medicaid-mo"] == "ndc_units"        # NDC quantity, not HCPCS units
+    assert units["medicare-cms"] == "one_unit"
+
+
+def test_oregon_unlisted_drug_lines_need_name_ndc_and_dose(built_db):
+    from payerkb.check import check_claim
+
+    bare = check_claim(_line(payer_id="medicaid-or", narrative="drug 10 mg"), built_db)
+    assert _errors(bare, "narrative") == ["medicaid-or--narrative-unlisted"]
+    full = check_claim(_line(payer_id="medicaid-or", narrative="Drugzumab 10 mg NDC 12345678901",
+                             ndc="12345678901", ndc_qualifier="N4", ndc_unit="ML", ndc_quantity=1), built_db)
+    assert not _errors(full, "narrative") and not _errors(full, "ndc")
+    rule = _rows(built_db, "select codes from rules where id = 'medicaid-or--coding-unlisted'")[0]
+    assert set(json.loads(rule["codes"])) == {"J3490", "J3590", "J7599", "J7699", "J7799", "J8499", "J8999", "J9999"}
+
+
+def test_maryland_community_plan_asks_for_jz_only_from_may_2025(built_db):
+    from payerkb.check import check_claim
+
+    line = _line(payer_id="unitedhealthcare-community-plan-md", hcpcs="J3590", single_dose_container=True,
+                 discarded_amount=0)
+    assert _errors(check_claim(line, built_db), "modifiers") == ["unitedhealthcare-community-plan-md--modifiers-jz-professional"]
+    assert not _errors(check_claim(line | {"date_of_service": "2025-04-30"}, built_db), "modifiers")
+    assert not _errors(check_claim(line | {"modifiers": ["JZ"]}, built_db), "modifiers")
+
+
+@pytest.mark.asyncio
+async def test_asp_based_medicaid_pricing_answers_with_its_percent(ds):
+    asp = {r["payer_id"]: r for r in await _canned(ds, "pricing_basis_by_payer_type", payer_type="medicaid_ffs", basis="asp")}
+    assert asp["medicaid-il"]["percent"] == 106
+    assert asp["medicaid-il"]["as_of"] == "2012-03-23"  # the date of the HFS notice
+
+
+def test_florida_blue_wants_an_11_digit_ndc_without_separators_and_no_milligrams(built_db):
+    rule = _rows(built_db, "select ndc_format, ndc_unit_qualifiers, claim_field from rules "
+                           "where id = 'florida-blue--ndc-professional'")[0]
+    assert rule["ndc_format"] == "11_digit_no_separators"
+    assert "ME" not in json.loads(rule["ndc_unit_qualifiers"])
+    assert "837p-2410-lin-ctp" in json.loads(rule["claim_field"])
