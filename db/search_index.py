@@ -101,7 +101,7 @@ SCHEMA = Schema(
     rule_id=ID(stored=True, unique=True),
     payer_id=ID(stored=True, sortable=True),
     payer_name=STORED(),
-    payer=TEXT(analyzer=STEM),
+    payer=TEXT(analyzer=PLAIN),  # names are typed as written; stemming made "authoriz*" hit "Authority"
     place=TEXT(analyzer=PLAIN),
     topic_words=TEXT(analyzer=STEM),
     codes=KEYWORD(lowercase=True, scorable=True),
