@@ -136,6 +136,9 @@ class Source(Strict):
             raise ValueError(
                 "give doc_date (the date the source shows) or say undated: true when it shows none"
             )
+        today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+        if self.retrieved > today:
+            raise ValueError(f"retrieved {self.retrieved} is in the future (today is {today} UTC)")
         return self
 
 

@@ -77,6 +77,7 @@ _MESSAGE_KEYS = {
     "effective_to": "effective_to",
     "a percent needs": "percent",
     "doc_date": "doc_date",
+    "is in the future": "retrieved",
 }
 
 

@@ -64,6 +64,7 @@ def test_good_payer_file_is_accepted(policies_copy):
         ("    threshold_usd: 500", "    threshold_usd: five hundred", 19, "threshold_usd"),
         ("    status: sourced\n", "    status: sourced\n    colour: red\n", 21, "unknown key 'colour'"),
         ("doc_date: 2024-03-06", "doc_date: 2023-02-30", 10, "not a real calendar date"),
+        ("retrieved: 2026-11-27", "retrieved: 2999-01-01", 11, "is in the future"),
         ("url: https://example.org/policy", "url: javascript:alert(1)", 7, "http(s)"),
         ("codes: [J3590]", "codes: [J3599]", 16, "unknown code 'J3599'"),
         ("sources: [{ref: test-source}]", "sources: [{ref: test-sorce}]", 21, "unknown source 'test-sorce'"),
