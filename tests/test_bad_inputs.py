@@ -32,29 +32,7 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-GOOD_PAYER = """\
-id: test-good
-name: Test Health Plan
-payer_type: commercial
-states: [TX]
-sources:
-  - id: test-good-src
-    url: https://example.org/policy
-    title: Test policy page
-    publisher: Test Health Plan
-    doc_date: 2024-03-06
-    retrieved: 2026-01-15
-    kind: official
-rules:
-  - id: invoice-over-threshold
-    topic: invoice
-    codes: [J3590]
-    requirement: conditional
-    summary: Test rule, an invoice is needed when the line is billed above the threshold.
-    threshold_usd: 500
-    status: sourced
-    sources: [{ref: test-good-src}]
-"""
+GOOD_PAYER = (Path(__file__).parent / "fixtures" / "test_good_payer.yml").read_text()
 
 
 @pytest.fixture(scope="module")
