@@ -6,7 +6,8 @@ The words are read the way billing staff mean them: synonyms from policies/refer
 (PA = prior authorization = precert ...) and from the payers table (JJ = jurisdiction J, a
 Medicaid program's name = "<state> medicaid"); words the index does not know are corrected
 ("invoce" -> "invoice", offered back as "did you mean") and also matched fuzzily; quoted
-"phrases", -exclusions and prefix* work. The Whoosh index itself lives in db/search_index.py.
+"phrases", -exclusions and prefix* work. The Whoosh index lives in db/search_index.py, the
+ranking in db/search_rank.py.
 The answer is the JSON of /-/search.json (see docs/search.md); it never raises for bad input.
 """
 from __future__ import annotations
@@ -21,16 +22,9 @@ from pathlib import Path
 from markupsafe import escape
 
 from db import schema
-from db.search_index import (
-    FIELD_BOOSTS,
-    STATE_NAMES,
-    Clause,
-    Hit,
-    IndexUnavailable,
-    Wording,
-    normalize,
-    open_search_index,
-)
+from db.search_documents import STATE_NAMES
+from db.search_index import IndexUnavailable, normalize
+from db.search_rank import FIELD_BOOSTS, Clause, Hit, Wording, open_search_index
 from payerkb.fts import clean
 
 DEFAULT_DB = Path("db/payerkb.db")
