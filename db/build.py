@@ -89,6 +89,7 @@ def _rule_row(rule: schema.Rule, payer, kb: Policies, located, loc, group_id, or
         "invoice_max_age_days": rule.invoice_max_age_days,
         "submission_channel": rule.submission_channel,
         "denial_codes": _json(rule.denial_codes),
+        "exceptions": _json(rule.exceptions),
         "effective_from": rule.effective_from,
         "effective_to": rule.effective_to,
         "as_of": _as_of(rule, kb),
@@ -110,7 +111,7 @@ RULE_COLUMNS = {
     "percent": float, "claim_field": str, "max_chars": int, "unit_rule": str, "modifiers": str,
     "ndc_unit_qualifiers": str, "ndc_format": str, "narrative_elements": str,
     "narrative_rejects": str, "invoice_max_age_days": int, "submission_channel": str,
-    "denial_codes": str, "effective_from": str, "effective_to": str, "as_of": str, "status": str,
+    "denial_codes": str, "exceptions": str, "effective_from": str, "effective_to": str, "as_of": str, "status": str,
     "origin": str, "group_id": str, "source_count": int, "has_official_source": int,
     "shadowed_by": str, "note": str, "file": str, "line": int,
 }

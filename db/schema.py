@@ -69,6 +69,17 @@ NARRATIVE_ELEMENTS = (
     "vial_type",
 )
 SUBMISSION_CHANNELS = ("paper", "electronic", "either")
+# Cases a rule's own source puts outside the rule (the claim check does not hold such a line to it).
+EXCEPTIONS = (
+    "compounded",  # compounded drugs
+    "packaged_opps",  # packaged (not separately payable) drugs on hospital outpatient claims
+    "packaged_asc",  # packaged drugs on ambulatory surgical center claims
+    "fqhc_rhc",  # claims of federally qualified health centers and rural health clinics
+    "overfill",  # drug beyond the amount on the label
+    "radiopharmaceutical",
+    "imaging_agent",
+    "intravitreal_bevacizumab",  # bevacizumab (Avastin) given into the eye
+)
 US_STATES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
     "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP"
@@ -168,6 +179,8 @@ class Rule(Strict):
     invoice_max_age_days: Annotated[int, Field(gt=0, le=3650)] | None = None
     submission_channel: Literal[SUBMISSION_CHANNELS] | None = None
     denial_codes: list[Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,8}$")]] | None = None
+    exceptions: list[Literal[EXCEPTIONS]] | None = Field(
+        None, description="cases the rule's sources leave outside it")
     effective_from: IsoDate | None = None
     effective_to: IsoDate | None = None
     as_of: IsoDate | None = None

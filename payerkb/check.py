@@ -163,6 +163,78 @@ def _code_sources(code: dict | None) -> tuple[str | None, str | None]:
     return (refs[0].url, refs[0].doc_date) if refs else (None, None)
 
 
+# --- exceptions: cases a rule's sources leave outside it (rules.exceptions) --------------------
+
+EXCEPTION_WORDS = {
+    "compounded": "compounded drugs",
+    "packaged_opps": "packaged hospital outpatient (OPPS) drugs",
+    "packaged_asc": "packaged ASC drugs",
+    "fqhc_rhc": "FQHC and RHC claims",
+    "overfill": "overfill (drug beyond the labelled amount)",
+    "radiopharmaceutical": "radiopharmaceuticals",
+    "imaging_agent": "imaging agents",
+    "intravitreal_bevacizumab": "intravitreal bevacizumab (Avastin)",
+}
+KIND_EXCEPTIONS = {  # exception -> the drug kinds (claim.drug_kind, codes.drug_kind) it covers
+    "compounded": {"compounded"},
+    "radiopharmaceutical": {"radiopharmaceutical_diagnostic", "radiopharmaceutical_therapeutic"},
+    "imaging_agent": {"contrast"},
+}
+BEVACIZUMAB = re.compile(r"\b(?:bevacizumab|avastin)\b", re.I)
+INTRAVITREAL = re.compile(r"\b(?:intravitreal(?:ly)?|ivt)\b", re.I)
+
+
+def _falls_under(ctx: _Line, exception: str) -> bool | None:
+    """True when the line is one of the exception's cases, False when it is not, None when the line
+    does not say."""
+    claim = ctx.claim
+    if exception in KIND_EXCEPTIONS:
+        kinds = KIND_EXCEPTIONS[exception]
+        if (claim.drug_kind in kinds) or (ctx.code is not None and ctx.code["drug_kind"] in kinds):
+            return True
+        return False if claim.drug_kind else None
+    if exception in ("packaged_opps", "packaged_asc"):
+        if claim.setting != ("outpatient_facility" if exception == "packaged_opps" else "asc"):
+            return False
+        # the OPPS status indicator stands in for ASC packaging too (ASC payment indicators are not loaded)
+        si, _, _ = ctx.kb.opps_status(ctx.conn, claim.hcpcs, ctx.dos)
+        return None if si is None else si == "N"
+    if exception == "fqhc_rhc":  # FQHC/RHC bill on institutional claims; the line does not name its bill type
+        return None if claim.setting == "outpatient_facility" else False
+    if exception == "intravitreal_bevacizumab":
+        drug = " ".join(filter(None, (claim.drug_name, claim.narrative)))
+        route = " ".join(filter(None, (claim.route, claim.narrative)))
+        if drug and not BEVACIZUMAB.search(drug):
+            return False
+        if claim.route and not INTRAVITREAL.search(route):
+            return False
+        return True if drug and INTRAVITREAL.search(route) else None
+    return None  # overfill: what the discarded amount holds is not on the line
+
+
+def _exceptions(ctx: _Line, rule: Rule, only=None) -> tuple[str | None, list[str]]:
+    """(an exception of `rule` this line falls under, or None; those the line cannot show)."""
+    unknown = []
+    for exception in rule.exceptions:
+        if only is not None and exception not in only:
+            continue
+        hit = _falls_under(ctx, exception)
+        if hit:
+            return exception, []
+        if hit is None:
+            unknown.append(exception)
+    return None, unknown
+
+
+def _unless(unknown: list[str]) -> str:
+    """' (the rule leaves out X and Y; this line does not say whether it is one)' or ''."""
+    if not unknown:
+        return ""
+    words = [EXCEPTION_WORDS.get(e, e) for e in unknown]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f" (the rule leaves out {listed}; this line does not say whether it is one)"
+
+
 # --- coding: the right code for this drug, setting and date -----------------------------------
 
 def _coding(ctx: _Line) -> None:
@@ -500,18 +572,22 @@ def _narrative(ctx: _Line) -> None:
         asker = next(r for r in rules if set(unchecked) & set(r.narrative_elements))
         ctx.add("info", "narrative", f"{ctx.payer_name} also asks for the {_words(unchecked)} in the narrative "
                                      "(payerkb cannot check these).", rule=asker)
-    compounded = claim.drug_kind == "compounded" or bool(ctx.code and ctx.code["drug_kind"] == "compounded")
     for rule in rules:
         hit = next((w for w in rule.narrative_rejects if _rejected(text, w)), None)
         if hit and "rejects" not in reported:
             reported.add("rejects")
-            exception = compounded and "compound" in rule.summary.lower()
+            excepted, unknown = _exceptions(ctx, rule)
+            if excepted:
+                ctx.add("info", "narrative", f"The narrative writes the dose as {hit!r}; {ctx.payer_name} rejects that "
+                                             f"wording except for {EXCEPTION_WORDS[excepted]}, which this line is.",
+                        rule=rule)
+                continue
             troubles += 1
-            ctx.add("warning" if exception else sev(rule), "narrative",
-                    f"The narrative writes the dose as {hit!r}, which {ctx.payer_name} rejects"
-                    + (" (its rule makes an exception for compounded drugs: check it)" if exception else "") + ".",
-                    "Give the total dose given (e.g. 150 mg), not a concentration."
-                    + (f" For example: \u201c{proposed}\u201d." if proposed else ""), rule=rule)
+            fix = ("Give the total dose given (e.g. 150 mg), not a concentration."
+                           + (f" For example: \u201c{proposed}\u201d." if proposed else ""))
+            ctx.add(sev(rule), "narrative",
+                    f"The narrative writes the dose as {hit!r}, which {ctx.payer_name} rejects{_unless(unknown)}.",
+                    fix, rule=rule)
     ndc_rule = next((r for r in rules if "ndc" in r.narrative_elements), None)
     if ndc_rule and ctx.ndc is not None:
         in_text = [m.group(1) for m in NDC_IN_TEXT.finditer(text)]
@@ -615,14 +691,16 @@ def _wastage_rules(ctx: _Line) -> tuple[Rule | None, Rule | None, Rule | None]:
     return jz, jw, None
 
 
-def _packaged_outside(ctx: _Line, rule: Rule) -> bool:
-    """True for a packaged (SI N) drug on a hospital outpatient or ASC line when the JW/JZ rule itself
-    says packaged OPPS/ASC drugs are outside it (the schema has no typed exceptions, so the rule's
-    own summary is what says so)."""
-    if ctx.claim.setting not in ("outpatient_facility", "asc") or "packaged" not in rule.summary.lower():
-        return False
-    si, _, _ = ctx.kb.opps_status(ctx.conn, ctx.claim.hcpcs, ctx.dos)
-    return si == "N"
+WASTAGE_CASES = ("compounded", "packaged_opps", "packaged_asc", "fqhc_rhc", "radiopharmaceutical", "imaging_agent")
+
+
+def _outside_note(ctx: _Line, exception: str) -> str:
+    """Why the line is one of the JW/JZ rule's exceptions, in words."""
+    code = ctx.claim.hcpcs
+    if exception in ("packaged_opps", "packaged_asc"):
+        return (f"{code} is packaged in OPPS (status indicator N), and the JW/JZ rule leaves "
+                f"{EXCEPTION_WORDS[exception]} out")
+    return f"This line is one of the {EXCEPTION_WORDS[exception]} the JW/JZ rule leaves out"
 
 
 def _modifiers(ctx: _Line) -> None:
@@ -661,19 +739,23 @@ def _modifiers(ctx: _Line) -> None:
                     "Use JZ when nothing from the single-dose container was discarded.", **cite(jw_rule, jw_ref))
         elif not mods & {"JW", "JZ"}:
             jw_due = jw_rule is not None or (jw_ref and jw_ref["required_from"] and jw_ref["required_from"] <= ctx.dos)
-            if discarded and jw_due:
-                ctx.add("warning", "modifiers", f"{discarded:g} was discarded from the single-dose container.",
-                        "Bill the discarded amount on its own line with JW (this line keeps the amount given).",
+            governing = jw_rule if discarded and jw_due else jz_rule
+            outside, unknown = _exceptions(ctx, governing, only=WASTAGE_CASES) if governing else (None, [])
+            if outside:
+                ctx.add("info", "modifiers", f"{_outside_note(ctx, outside)}, so no JW/JZ is needed here.",
+                        rule=governing)
+            elif discarded and jw_due:
+                overfill = jw_rule is not None and "overfill" in jw_rule.exceptions
+                ctx.add("warning", "modifiers", f"{discarded:g} was discarded from the single-dose container"
+                                                f"{_unless(unknown)}.",
+                        "Bill the discarded amount on its own line with JW (this line keeps the amount given)"
+                        + ("; overfill is not billed as discarded drug." if overfill else "."),
                         **cite(jw_rule, jw_ref))
-            elif jz_rule is not None and _packaged_outside(ctx, jz_rule):
-                ctx.add("info", "modifiers", f"{claim.hcpcs} is packaged in OPPS (status indicator N), and the JW/JZ "
-                                             "rule leaves packaged OPPS/ASC drugs out, so no JZ is needed here.",
-                        rule=jz_rule)
             elif jz_rule is not None:
                 since = jz_rule.effective_from or (jz_ref or {}).get("required_from")
                 ctx.add("error", "modifiers",
                         "A drug from a single-dose container needs JZ (nothing discarded) or JW (amount discarded)"
-                        + (f" for dates of service from {since}." if since else "."),
+                        + (f" for dates of service from {since}" if since else "") + f"{_unless(unknown)}.",
                         "Add JZ" + (" (nothing was discarded)." if discarded == 0 else
                                     ", or report the discarded amount on its own line with JW."), rule=jz_rule)
     elif (jz_rule or jw_rule) and not mods & {"JW", "JZ"}:
@@ -698,23 +780,31 @@ def _modifiers(ctx: _Line) -> None:
 def _over_threshold(ctx: _Line, rule: Rule, topic: str, what: str, present: bool, fix: str,
                     unknown_condition: str) -> None:
     """Required -> error when absent; above a threshold -> error when the billed amount is over it;
-    a condition payerkb cannot evaluate -> `unknown_condition` severity with the rule's summary."""
+    a condition payerkb cannot evaluate -> `unknown_condition` severity with the rule's summary.
+    A line that is one of the rule's exceptions gets a note instead."""
     claim = ctx.claim
     if present:
         return
+    outside, unknown = _exceptions(ctx, rule)
+    if outside:
+        ctx.add("info", topic, f"{ctx.payer_name} does not ask for {what} for {EXCEPTION_WORDS[outside]}, which this "
+                               "line is.", rule=rule)
+        return
+    unless = _unless(unknown)
     if rule.requirement == "required":
-        ctx.add("error", topic, f"{ctx.payer_name} requires {what} for {claim.hcpcs}; none given.", fix, rule=rule)
+        ctx.add("error", topic, f"{ctx.payer_name} requires {what} for {claim.hcpcs}; none given{unless}.", fix,
+                rule=rule)
     elif rule.threshold_usd is not None:
         limit = f"${rule.threshold_usd:,.2f}"
         if claim.billed_amount is None:
             ctx.add("warning", topic, f"{ctx.payer_name} requires {what} above {limit}; no billed amount given to "
-                                      "compare.", f"Give billed_amount, or {fix[0].lower()}{fix[1:]}", rule=rule)
+                                      f"compare{unless}.", f"Give billed_amount, or {fix[0].lower()}{fix[1:]}", rule=rule)
         elif claim.billed_amount > rule.threshold_usd:
             ctx.add("error", topic, f"Billed ${claim.billed_amount:,.2f} is above {limit}, from which {ctx.payer_name} "
-                                    f"requires {what}; none given.", fix, rule=rule)
+                                    f"requires {what}; none given{unless}.", fix, rule=rule)
         elif claim.billed_amount == rule.threshold_usd:
             ctx.add("warning", topic, f"Billed ${claim.billed_amount:,.2f} is exactly {ctx.payer_name}'s {limit} "
-                                      f"threshold for {what}: {rule.summary}", fix, rule=rule)
+                                      f"threshold for {what}{unless}: {rule.summary}", fix, rule=rule)
     else:
         ctx.add(unknown_condition, topic, f"{ctx.payer_name} requires {what} in some cases: {rule.summary}", fix, rule=rule)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlite_utils
 
 JSON_LISTS = ("claim_field", "modifiers", "ndc_unit_qualifiers", "narrative_elements",
-              "narrative_rejects", "denial_codes")
+              "narrative_rejects", "denial_codes", "exceptions")
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class Rule:
     invoice_max_age_days: int | None = None
     submission_channel: str | None = None
     denial_codes: list = field(default_factory=list)
+    exceptions: list = field(default_factory=list)
     sources: list[SourceRef] = field(default_factory=list)
 
     def applies(self, code: str, setting: str, dos: str) -> bool:

@@ -72,6 +72,8 @@ def test_good_payer_file_is_accepted(policies_copy):
         ("    status: sourced\n    sources: [{ref: test-source}]\n", "    status: sourced\n", 20,
          "has no source, so its status must be 'unconfirmed'"),
         ("states: [TX]", "states: [TX]\nname: Again", 5, "duplicate key 'name'"),
+        ("    threshold_usd: 500\n", "    threshold_usd: 500\n    exceptions: [compunded]\n", 20,
+         "did you mean 'compounded'"),
         ("  - id: invoice-over-threshold\n    topic", "  - id: invoice-over-threshold\n\ttopic", 15, "tabs"),
     ],
 )
