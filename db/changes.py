@@ -30,7 +30,7 @@ COLUMNS = {"id": str, "changed_at": str, "kind": str, "payer_id": str, "rule_id"
 COMPARED = ("topic", "setting", "requirement", "summary", "codes", "threshold_usd", "pricing_basis",
             "percent", "claim_field", "max_chars", "unit_rule", "modifiers", "ndc_unit_qualifiers",
             "ndc_format", "narrative_elements", "narrative_rejects", "invoice_max_age_days",
-            "submission_channel", "denial_codes", "effective_from", "effective_to", "as_of", "status",
+            "submission_channel", "denial_codes", "exceptions", "effective_from", "effective_to", "as_of", "status",
             "source_count")
 
 

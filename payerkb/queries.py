@@ -16,13 +16,14 @@ from db.schema import TOPICS
 REQUIREMENTS = ("required", "conditional", "not_required", "unknown")
 JSON_LIST_COLUMNS = (
     "codes", "claim_field", "modifiers", "ndc_unit_qualifiers", "narrative_elements",
-    "narrative_rejects", "denial_codes",
+    "narrative_rejects", "denial_codes", "exceptions",
 )
 # Rule fields compared across payers on /-/compare: the ones a biller acts on.
 COMPARED_FIELDS = (
     "requirement", "setting", "threshold_usd", "pricing_basis", "percent", "claim_field",
     "max_chars", "unit_rule", "modifiers", "ndc_unit_qualifiers", "ndc_format",
     "narrative_elements", "narrative_rejects", "invoice_max_age_days", "submission_channel",
+    "exceptions",
 )
 STALE_AFTER_YEARS = 3
 CHANGES_PAGE_SIZE = 100

@@ -373,3 +373,15 @@ async def test_payer_rules_for_one_code(pages):
     assert '<option value="J9999" selected>' in html
     bad = await pages.client.get("/-/payers/alpha-health.json?code=J0001")
     assert bad.status_code == 400 and "code" in bad.json()["error"]
+
+
+@pytest.mark.asyncio
+async def test_shipped_payer_page_says_what_a_rule_does_not_apply_to(ds):
+    # Palmetto's narrative rule rejects mg/mL except for compounded drugs (typed `exceptions`)
+    page = await ds.client.get("/-/payers/medicare-palmetto-jj")
+    assert page.status_code == 200
+    assert "Does not apply to" in page.text and "compounded" in page.text
+    data = (await ds.client.get("/-/payers/medicare-palmetto-jj.json")).json()
+    rules = [r for topic in data["topics"] for r in topic["rules"]] if "topics" in data else data["rules"]
+    narrative = next(r for r in rules if r["id"] == "medicare-palmetto-jj--narrative-professional")
+    assert narrative["exceptions"] == ["compounded"]

@@ -127,6 +127,8 @@ def rule_details(rule: dict) -> list[tuple[str, str]]:
         out.append(("Submit", rule["submission_channel"]))
     if rule.get("denial_codes"):
         out.append(("Denial codes seen", ", ".join(rule["denial_codes"])))
+    if rule.get("exceptions"):
+        out.append(("Does not apply to", ", ".join(e.replace("_", " ") for e in rule["exceptions"])))
     return out
 
 
