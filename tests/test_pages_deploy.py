@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import free_port, serving
 from click.testing import CliRunner
 
 from payerkb import deploy
@@ -125,31 +124,13 @@ def test_inspect_file_is_written_and_used_only_while_fresh(tmp_path, built_db):
     assert "--inspect-file" not in datasette_command(db, 8001, "127.0.0.1", METADATA)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_production_script_runs_an_immutable_replica(tmp_path, built_db):
     db = tmp_path / "payerkb.db"
     shutil.copy(built_db, db)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BUILD": "0", "DB": str(db), "HOST": "127.0.0.1", "PORT": str(port),
            "PAYERKB": str(BIN / "payerkb"), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "serve-production.sh")], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.monotonic() < deadline, "the replica did not answer in 40 s"
-                time.sleep(0.2)
+    with serving(["bash", str(ROOT / "scripts" / "serve-production.sh")], port, env=env, seconds=40) as (base, _):
         get = lambda path: json.loads(urllib.request.urlopen(base + path, timeout=10).read())
         databases = get("/-/databases.json")
         assert databases[0]["is_mutable"] is False and databases[0]["hash"]
@@ -159,12 +140,6 @@ def test_serve_production_script_runs_an_immutable_replica(tmp_path, built_db):
         assert settings["suggest_facets"] is False and settings["num_sql_threads"] == SERVE_SETTINGS["num_sql_threads"]
         assert deploy.inspect_path(db).exists()
         assert get("/-/home.json")["counts"]["payers"] > 0
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_serve_production_script_says_what_is_missing(tmp_path):

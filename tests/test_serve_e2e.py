@@ -2,52 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from servers import payerkb_serve
 
 
 @pytest.fixture()
 def server(built_db):
-    port = free_port()
-    payerkb = Path(sys.executable).parent / "payerkb"
-    proc = subprocess.Popen(
-        [str(payerkb), "serve", "--db", str(built_db), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/-/versions.json", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"payerkb serve exited: {proc.stdout.read()}")
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("payerkb serve did not answer within 30 s")
-    yield base, proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with payerkb_serve(built_db) as running:
+        yield running
 
 
 def get_json(url):
@@ -77,4 +41,4 @@ def test_serve_prints_url_and_what_to_try(server):
     base, proc = server
     proc.terminate()
     out = proc.communicate(timeout=10)[0]
-    assert f"payerkb is serving" in out and base in out and "try:" in out
+    assert "payerkb is serving" in out and base in out and "try:" in out
