@@ -351,3 +351,84 @@ class ScrapedFile(Strict):
     retrieved: str
     sources: list[Source] = Field(default_factory=list)
     rules: list[ScrapedRule] = Field(default_factory=list)
+
+
+# --- Drugs billed on NOC codes, and payers' rules about them (policies/drugs/, policies/drug-rules/) ---
+
+DRUG_TOPICS = (
+    "prior_auth",  # the drug needs prior authorization (clinical review) when billed on a NOC code
+    "step_therapy",  # the drug is preferred / non-preferred in a medical step-therapy program
+    "quantity_limit",  # the drug is held to a quantity limit
+    "billing_unit",  # the unit one billed unit of the NOC code stands for (Medicaid bulletins)
+    "rate",  # the payer's rate per billing unit
+    "ndc_units",  # how NDC units are reported for this drug
+)
+DRUG_REQUIREMENTS = ("required", "conditional", "not_required")
+DRUG_STATUSES = ("sourced", "conflicting", "superseded", "needs_review")
+Ndc11 = Annotated[str, Field(pattern=r"^\d{5}-\d{4}-\d{2}$", description="NDC in 5-4-2 form")]
+CriteriaId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]{0,39}$")]
+
+
+class DrugFile(Strict):
+    """policies/drugs/<drug-id>.yml: one drug that has been billed on a NOC code."""
+
+    id: Slug
+    brand_name: Text
+    generic_name: str | None = Field(None, max_length=200)
+    aliases: list[Annotated[str, Field(min_length=2, max_length=100)]] = Field(default_factory=list)
+    ndcs: list[Ndc11] = Field(default_factory=list, description="NDCs a source names for the drug")
+    hcpcs_code: HcpcsCode | None = Field(None, description="the drug's own HCPCS code, where a source gives it")
+    hcpcs_code_from: IsoDate | None = Field(None, description="date from which the own code is billed")
+    sources: list[Source] = Field(default_factory=list)
+    source_refs: list[SourceRef] = Field(default_factory=list, description="sources for the NDCs and the own code")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _code_needs_source(self):
+        if (self.hcpcs_code or self.ndcs) and not (self.sources or self.source_refs):
+            raise ValueError(f"drug {self.id!r} names NDCs or an own code, so it needs a source")
+        if self.hcpcs_code_from and not self.hcpcs_code:
+            raise ValueError("hcpcs_code_from needs hcpcs_code")
+        return self
+
+
+class DrugRule(Strict):
+    """One payer's rule about one drug billed on NOC codes."""
+
+    id: Slug
+    drug: Slug
+    topic: Literal[DRUG_TOPICS]
+    codes: list[HcpcsCode] = Field(min_length=1, description="the NOC codes the source names")
+    setting: Literal[SETTINGS] = "any"
+    requirement: Literal[DRUG_REQUIREMENTS]
+    summary: Annotated[str, Field(min_length=10, max_length=600)] | None = None
+    effective_from: IsoDate
+    effective_to: IsoDate | None = None
+    criteria_id: CriteriaId | None = Field(None, description="the payer's clinical-criteria or policy id")
+    program: str | None = Field(None, max_length=200)
+    reviewer: str | None = Field(None, max_length=200, description="who reviews: the payer or a named company")
+    billing_unit: str | None = Field(None, max_length=100)
+    rate_usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    ndc_units: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    ndc_unit_qualifier: Literal[NDC_UNIT_QUALIFIERS] | None = None
+    status: Literal[DRUG_STATUSES] = "sourced"
+    origin: Literal[ORIGINS] = "manual"
+    sources: list[SourceRef] = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.effective_to and self.effective_to < self.effective_from:
+            raise ValueError(f"effective_to {self.effective_to} is before effective_from {self.effective_from}")
+        if self.status == "needs_review" and self.origin != "scraped":
+            raise ValueError("status 'needs_review' is only for scraped drug rules (origin: scraped)")
+        return self
+
+
+class DrugRulesFile(Strict):
+    """policies/drug-rules/<payer-id>.yml: one payer's drug rules."""
+
+    payer_id: Slug
+    sources: list[Source] = Field(default_factory=list)
+    drug_rules: list[DrugRule] = Field(min_length=1)
+    note: str | None = Field(None, description="what was searched, where a list was not found")

@@ -45,6 +45,8 @@ class Policies:
     payers: list[Located] = field(default_factory=list)
     groups: dict[str, Located] = field(default_factory=dict)
     scraped: list[Located] = field(default_factory=list)
+    drugs: dict[str, Located] = field(default_factory=dict)
+    drug_rules: list[Located] = field(default_factory=list)
     sources: dict[str, tuple[schema.Source, str]] = field(default_factory=dict)
     codes: list[schema.Code] = field(default_factory=list)
     modifiers: list[schema.Modifier] = field(default_factory=list)
@@ -219,6 +221,8 @@ def load_policies(root: Path | str = "policies") -> tuple[Policies, list[Problem
             kb.scraped.append(loc)
             _register_sources(kb, loc, problems)
 
+    _load_drugs(kb, root, problems)
+
     if "reference/codes.yml" in ref_located:
         kb.codes = ref_located["reference/codes.yml"].model.codes
     if "reference/modifiers.yml" in ref_located:
@@ -231,7 +235,76 @@ def load_policies(root: Path | str = "policies") -> tuple[Policies, list[Problem
         kb.synonyms = ref_located["reference/synonyms.yml"].model.synonyms
 
     problems.extend(_cross_check(kb, ref_located, seen_payers))
+    problems.extend(_check_drug_rules(kb, seen_payers))
     return kb, sorted(set(problems))
+
+
+def _load_drugs(kb: Policies, root: Path, problems: list[Problem]) -> None:
+    """policies/drugs/<drug>.yml and policies/drug-rules/<payer>.yml."""
+    for path in sorted((root / "drugs").glob("*.yml")):
+        loc = _read(path, schema.DrugFile, problems)
+        if not loc:
+            continue
+        if loc.model.id != path.stem:
+            problems.append(Problem(loc.path, loc.line("id"), f"drug id {loc.model.id!r} must match the file name {path.stem!r}"))
+        kb.drugs[loc.model.id] = loc
+        _register_sources(kb, loc, problems)
+    for path in sorted((root / "drug-rules").glob("*.yml")):
+        loc = _read(path, schema.DrugRulesFile, problems)
+        if not loc:
+            continue
+        if loc.model.payer_id != path.stem:
+            problems.append(
+                Problem(loc.path, loc.line("payer_id"), f"payer_id {loc.model.payer_id!r} must match the file name {path.stem!r}")
+            )
+        kb.drug_rules.append(loc)
+        _register_sources(kb, loc, problems)
+
+
+def _unknown(kind: str, value: str, known) -> str:
+    guess = difflib.get_close_matches(value, sorted(known), n=1)
+    hint = f"; did you mean {guess[0]!r}?" if guess else ""
+    return f"unknown {kind} {value!r}{hint}"
+
+
+def _check_drug_rules(kb: Policies, payer_ids: dict) -> list[Problem]:
+    out: list[Problem] = []
+    codes = kb.code_ids
+    for drug in kb.drugs.values():
+        for j, ref in enumerate(drug.model.source_refs):
+            if ref.ref not in kb.sources:
+                out.append(Problem(drug.path, drug.line("source_refs", j, "ref"), _unknown("source", ref.ref, kb.sources)))
+    for located in kb.drug_rules:
+        model = located.model
+        if model.payer_id not in payer_ids:
+            out.append(Problem(located.path, located.line("payer_id"), _unknown("payer", model.payer_id, payer_ids)))
+        seen_ids: set[str] = set()
+        seen_scope: dict[tuple, str] = {}
+        for i, rule in enumerate(model.drug_rules):
+            at = lambda *loc: located.line("drug_rules", i, *loc)  # noqa: E731
+            if rule.id in seen_ids:
+                out.append(Problem(located.path, at("id"), f"duplicate drug rule id {rule.id!r}"))
+            seen_ids.add(rule.id)
+            if rule.drug not in kb.drugs:
+                out.append(Problem(located.path, at("drug"), _unknown("drug", rule.drug, kb.drugs) + " (add policies/drugs/<id>.yml)"))
+            for j, code in enumerate(rule.codes):
+                if codes and code not in codes:
+                    out.append(Problem(located.path, at("codes", j), f"unknown code {code!r}: drug rules name NOC codes from policies/reference/codes.yml"))
+            for j, ref in enumerate(rule.sources):
+                if ref.ref not in kb.sources:
+                    out.append(Problem(located.path, at("sources", j, "ref"), _unknown("source", ref.ref, kb.sources)))
+            scope = (rule.drug, rule.topic, rule.setting, rule.effective_from)
+            if scope in seen_scope and rule.status != "conflicting":
+                out.append(
+                    Problem(
+                        located.path,
+                        at("id"),
+                        f"drug rule {rule.id!r} repeats {seen_scope[scope]!r} (same drug, topic, setting and start date); "
+                        "merge them, or mark both 'conflicting' when their sources disagree",
+                    )
+                )
+            seen_scope.setdefault(scope, rule.id)
+    return out
 
 
 def _check_rule_refs(kb: Policies, located: Located, base: tuple, rule: schema.Rule, vocab: dict) -> list[Problem]:
