@@ -432,3 +432,32 @@ class DrugRulesFile(Strict):
     sources: list[Source] = Field(default_factory=list)
     drug_rules: list[DrugRule] = Field(min_length=1)
     note: str | None = Field(None, description="what was searched, where a list was not found")
+
+
+class ScrapedDrug(Strict):
+    """A drug a scraper met that policies/drugs/ may not know yet."""
+
+    id: Slug
+    brand_name: Text
+    generic_name: str | None = Field(None, max_length=200)
+
+
+class ScrapedDrugRule(DrugRule):
+    """A drug rule a scraper extracted: it names its payer and waits for `payerkb review`."""
+
+    payer_id: Slug
+    origin: Literal["scraped"] = "scraped"
+    status: Literal[DRUG_STATUSES] = "needs_review"
+    excerpt: str | None = Field(None, max_length=500, description="the table row behind the candidate, for review")
+    effective_from: IsoDate | None = None  # review refuses a candidate without one
+    sources: list[SourceRef] = Field(default_factory=list)  # review refuses a candidate without one
+
+
+class ScrapedDrugFile(Strict):
+    """policies/scraped/drug-rules/<scraper>.yml: candidates written by a scraper, never served."""
+
+    scraper: Slug
+    retrieved: str
+    sources: list[Source] = Field(default_factory=list)
+    drugs: list[ScrapedDrug] = Field(default_factory=list)
+    drug_rules: list[ScrapedDrugRule] = Field(default_factory=list)

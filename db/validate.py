@@ -47,6 +47,7 @@ class Policies:
     scraped: list[Located] = field(default_factory=list)
     drugs: dict[str, Located] = field(default_factory=dict)
     drug_rules: list[Located] = field(default_factory=list)
+    scraped_drug_rules: list[Located] = field(default_factory=list)  # candidates, never served
     sources: dict[str, tuple[schema.Source, str]] = field(default_factory=dict)
     codes: list[schema.Code] = field(default_factory=list)
     modifiers: list[schema.Modifier] = field(default_factory=list)
@@ -259,6 +260,11 @@ def _load_drugs(kb: Policies, root: Path, problems: list[Problem]) -> None:
             )
         kb.drug_rules.append(loc)
         _register_sources(kb, loc, problems)
+    for path in sorted((root / "scraped" / "drug-rules").glob("*.yml")):
+        loc = _read(path, schema.ScrapedDrugFile, problems)
+        if loc:
+            kb.scraped_drug_rules.append(loc)
+            _register_sources(kb, loc, problems)
 
 
 def _unknown(kind: str, value: str, known) -> str:
