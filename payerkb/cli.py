@@ -149,6 +149,9 @@ cli.add_command(scrape)
 from payerkb.ingest import ingest_cms  # noqa: E402
 
 cli.add_command(ingest_cms)
+from payerkb.review_cmd import review_command  # noqa: E402
+
+cli.add_command(review_command, name="review")
 
 
 def main():  # pragma: no cover - console entry point

@@ -33,6 +33,7 @@ class SourceSpec:
     name: str  # slug: `payerkb scrape NAME`, policies/scraped/NAME.yml
     module: str
     kind: str  # mac_page (rules) | policy_index (documents) | coverage_api (articles) | whats_new (documents)
+    #          | drug_notice (candidate drug rules)
     publisher: str
     description: str
     pages: tuple[Page, ...] = ()
@@ -57,11 +58,14 @@ class ScrapeResult:
     documents: list[dict] = field(default_factory=list)
     coverage_articles: list[dict] = field(default_factory=list)
     coverage_article_codes: list[dict] = field(default_factory=list)
+    drug_sources: list[dict] = field(default_factory=list)
+    drugs: list[dict] = field(default_factory=list)
+    drug_rules: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.rules or self.documents or self.coverage_articles)
+        return not (self.rules or self.documents or self.coverage_articles or self.drug_rules)
 
 
 def api_url(path: str, **params) -> str:
@@ -215,6 +219,47 @@ SOURCES: tuple[SourceSpec, ...] = (
         pages=(
             Page("https://mcp.humana.com/tad/tad_new/Search.aspx?docbegin=M&policyType=medical&searchtype=beginswith",
                  "humana/search_medical_m.html", key="medical-m", title="Humana medical coverage policies (M)"),
+        ),
+    ),
+)
+
+ANTHEM_NEWS = "https://providernews.anthem.com"
+
+SOURCES += (
+    SourceSpec(
+        name="anthem-specialty-pharmacy",
+        module="anthem_news",
+        kind="drug_notice",
+        publisher="Anthem Blue Cross and Blue Shield",
+        description="Anthem provider-news notices of specialty drugs (on NOC codes) added to prior authorization, per state.",
+        pages=(
+            Page(f"{ANTHEM_NEWS}/georgia/articles/anthem-prior-authorization-updates-for-specialty-pharmacy-are-available-4392",
+                 "anthem/georgia_2020_04_4392.html", key="ga-4392", payer_ids=("anthem-georgia",),
+                 title="Prior authorization updates for specialty pharmacy, April 2020 (Anthem Georgia)"),
+            Page(f"{ANTHEM_NEWS}/georgia/articles/specialty-pharmacy-updates-for-august-2023-mac-1-14847",
+                 "anthem/georgia_2023_08_14847.html", key="ga-14847", payer_ids=("anthem-georgia",),
+                 title="Specialty pharmacy updates, August 2023 (Anthem Georgia)"),
+            Page(f"{ANTHEM_NEWS}/connecticut/articles/prior-authorization-updates-for-specialty-pharmacy-effective-december-1-2021-8642",
+                 "anthem/connecticut_2021_09_8642.html", key="ct-8642", payer_ids=("anthem-connecticut",),
+                 title="Prior authorization updates for specialty pharmacy effective December 1, 2021 (Anthem Connecticut)"),
+            Page(f"{ANTHEM_NEWS}/ohio/articles/specialty-pharmacy-updates-for-march-2023-4-12815",
+                 "anthem/ohio_2023_03_12815.html", key="oh-12815", payer_ids=("anthem-ohio",),
+                 title="Specialty pharmacy updates, March 2023 (Anthem Ohio)"),
+            Page(f"{ANTHEM_NEWS}/wisconsin/articles/anthem-prior-authorization-updates-for-specialty-pharmacy-are-available-june-2020-1-4919",
+                 "anthem/wisconsin_2020_06_4919.html", key="wi-4919", payer_ids=("anthem-wisconsin",),
+                 title="Prior authorization updates for specialty pharmacy, June 2020 (Anthem Wisconsin)"),
+        ),
+    ),
+    SourceSpec(
+        name="bcbsm-record-drug-pa",
+        module="bcbsm_record",
+        kind="drug_notice",
+        publisher="Blue Cross Blue Shield of Michigan",
+        description="BCBS Michigan's The Record: drugs added to the medical drug prior-authorization program.",
+        pages=(
+            Page("https://www.bcbsm.com/content/dam/microsites/corpcomm/provider/the_record/2016/record_0616/Record_0616v.shtml",
+                 "bcbsm/record_0616v.html", key="record-0616v", payer_ids=("bcbs-michigan",),
+                 title="Specialty drug added to the Medical Drug Prior Authorization program, June 2016 (BCBSM The Record)"),
         ),
     ),
 )

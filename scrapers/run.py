@@ -53,7 +53,7 @@ def run_source(spec: registry.SourceSpec, fetcher: Fetcher, out_dir: Path, vocab
         if result.empty:
             why = "; ".join(result.warnings) or "the pages yielded no rules, documents or articles"
             raise ParseError(f"parsed to nothing ({why})")
-        report.rules = len(result.rules)
+        report.rules = len(result.rules) + len(result.drug_rules)
         report.documents = len(result.documents) + len(result.coverage_articles)
         report.written = write_result(out_dir, spec.name, result, now_iso(), from_fixture=report.fixture)
     except (FetchError, ParseError, UnsafeOutput, ValueError, KeyError, TypeError) as exc:

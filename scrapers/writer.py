@@ -2,6 +2,8 @@
 
 - <out>/<source>.yml: the rules and their sources (db/schema.py `ScrapedFile`),
 - <out>/records/<source>.yml: documents and coverage articles (loaded by db/scraped_tables.py),
+- <out>/drug-rules/<source>.yml: candidate drug rules (db/schema.py `ScrapedDrugFile`), never served:
+  `payerkb review` moves the ones a person accepts into policies/drug-rules/,
 - <out>/fetch-log.jsonl: one line per fetch, appended (the history change tracking reads).
 
 Each file is written to a temporary file beside it and renamed into place, so a crash or a
@@ -11,6 +13,7 @@ never meets a scraped rule it would refuse: unknown values are dropped and repor
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from scrapers.registry import ScrapeResult
 
 REPO_SCRAPED = Path(__file__).resolve().parent.parent / "policies" / "scraped"
 FETCH_LOG = "fetch-log.jsonl"
+REVIEW_LOG = "review-log.jsonl"  # written by `payerkb review`: candidates accepted or rejected
 HEADER = ("# Written by `payerkb scrape {name}`; do not edit: the next run replaces it.\n"
           "# Scraped rules wait for review (status needs_review); facts are confirmed by copying\n"
           "# them into policies/payers/ or policies/groups/ with a person's check.\n")
@@ -81,11 +85,30 @@ def fit_to_vocabulary(result: ScrapeResult, vocab: Vocabulary) -> None:
     for payer_id, n in missing_payers.items():
         result.warnings.append(f"{n} rule(s) for {payer_id} dropped: there is no policies/payers/{payer_id}.yml yet")
     result.rules = kept
+    _fit_drug_rules(result, vocab)
     for doc in result.documents:
         if doc.get("payer_id") and doc["payer_id"] not in vocab.payers:
             doc["payer_id"] = None
     for article in result.coverage_articles:
         article["payer_ids"] = [p for p in article["payer_ids"] if p in vocab.payers]
+
+
+def _fit_drug_rules(result: ScrapeResult, vocab: Vocabulary) -> None:
+    kept, missing_payers = [], {}
+    for rule in result.drug_rules:
+        if rule["payer_id"] not in vocab.payers:
+            missing_payers[rule["payer_id"]] = missing_payers.get(rule["payer_id"], 0) + 1
+            continue
+        rule["codes"] = [c for c in rule["codes"] if c in vocab.codes]
+        if not rule["codes"]:
+            result.warnings.append(f"drug rule {rule['id']} dropped: none of its codes is in policies/reference/codes.yml")
+            continue
+        kept.append(rule)
+    for payer_id, n in missing_payers.items():
+        result.warnings.append(f"{n} drug rule(s) for {payer_id} dropped: there is no policies/payers/{payer_id}.yml yet")
+    result.drug_rules = kept
+    used = {r["drug"] for r in kept}
+    result.drugs = [d for d in result.drugs if d["id"] in used]
 
 
 def is_knowledge_base(out_dir: Path) -> bool:
@@ -134,7 +157,35 @@ def write_result(out_dir: Path, name: str, result: ScrapeResult, retrieved: str,
             "coverage_article_codes": result.coverage_article_codes,
         }))
         written.append(path)
+    rejected = rejected_candidates(out_dir)
+    urls = {s["id"]: s["url"] for s in result.drug_sources}
+    result.drug_rules = [
+        r for r in result.drug_rules
+        if (r["payer_id"], r["drug"], r["topic"], r.get("effective_from"), urls.get(r["sources"][0]["ref"])) not in rejected
+    ]
+    if result.drug_rules:
+        path = out_dir / "drug-rules" / f"{name}.yml"
+        write_text_atomic(path, header + _yaml({
+            "scraper": name, "retrieved": retrieved, "sources": result.drug_sources,
+            "drugs": result.drugs, "drug_rules": result.drug_rules}))
+        written.append(path)
     return written
+
+
+def rejected_candidates(out_dir: Path) -> set[tuple]:
+    """(payer, drug, topic, effective_from, source url) of every candidate a person rejected."""
+    path = Path(out_dir) / REVIEW_LOG
+    if not path.exists():
+        return set()
+    out = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            e = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(e, dict) and e.get("action") == "reject":
+            out.add((e.get("payer_id"), e.get("drug"), e.get("topic"), e.get("effective_from"), e.get("source_url")))
+    return out
 
 
 def append_fetch_log(out_dir: Path, records: list[FetchRecord]) -> Path:

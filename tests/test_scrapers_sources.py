@@ -44,6 +44,9 @@ def test_every_source_runs_offline_from_its_fixtures(tmp_path):
             for src in data["sources"]:
                 assert "offline fixture" in src["note"].lower()  # fixture-made sources say so
                 assert src["sha256"] and src["retrieved"]
+        elif spec.kind == "drug_notice":
+            data = yaml.safe_load((out / "drug-rules" / f"{spec.name}.yml").read_text())
+            assert data["drug_rules"] and all(r["status"] == "needs_review" for r in data["drug_rules"])
         else:
             data = yaml.safe_load((out / "records" / f"{spec.name}.yml").read_text())
             assert data["documents"] or data["coverage_articles"]
