@@ -87,7 +87,7 @@ _MESSAGE_KEYS = {
 def display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, RuntimeError, OSError):  # outside the cwd, or a symlink loop
         return str(path)
 
 

@@ -45,8 +45,20 @@ class PolicyYAMLError(Exception):
         self.message = message
 
 
+MAX_ALIASES = 20  # policy files need none; a few are harmless, thousands are a "billion laughs" bomb
+
+
 class _LineLoader(yaml.SafeLoader):
-    pass
+    aliases_seen = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases_seen += 1
+            if self.aliases_seen > MAX_ALIASES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_ALIASES} YAML aliases (*name): write the values out",
+                    self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 # Keep timestamps as plain strings (see module docstring).
@@ -93,11 +105,15 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 def load_yaml(path: Path) -> Any:
     """Read one YAML file; raise PolicyYAMLError with the failing line on any problem."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PolicyYAMLError(path, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raw = Path(path).read_bytes()
     except OSError as exc:
-        raise PolicyYAMLError(path, 1, f"cannot read file: {exc.strerror}") from None
+        raise PolicyYAMLError(path, 1, f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PolicyYAMLError(path, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column}: {exc.reason})") from None
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except RecursionError:

@@ -10,36 +10,11 @@ import click
 from payerkb.advisor import which_code
 from payerkb.check import check_claim
 from payerkb.claim import DRUG_KINDS, SETTINGS, ClaimInputError
+from payerkb.claim_input import InputTooLarge, iter_claim_lines
 
 DEFAULT_DB = Path("db/payerkb.db")
 MARKS = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
 COLOURS = {"error": "red", "warning": "yellow", "info": None}
-
-
-def read_claim_lines(text: str) -> list[tuple[int, object]]:
-    """(line number, parsed JSON or ClaimInputError) for a JSON object, a JSON array or JSON Lines."""
-    stripped = text.strip()
-    if not stripped:
-        return [(1, ClaimInputError(None, "the input is empty: give a JSON claim line, or JSON Lines"))]
-    try:
-        whole = json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        whole, first_error = None, exc
-    else:
-        if isinstance(whole, list):
-            return [(i, item) for i, item in enumerate(whole, 1)]
-        return [(1, whole)]
-    lines = [(n, raw) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]
-    if len(lines) == 1 or stripped.startswith("["):
-        return [(first_error.lineno, ClaimInputError(None, f"not valid JSON: {first_error.msg} "
-                                                           f"(line {first_error.lineno}, column {first_error.colno})"))]
-    out = []
-    for n, raw in lines:
-        try:
-            out.append((n, json.loads(raw)))
-        except json.JSONDecodeError as exc:
-            out.append((n, ClaimInputError(None, f"not valid JSON: {exc.msg} (column {exc.colno})")))
-    return out
 
 
 def _citation(f: dict) -> str:
@@ -82,7 +57,7 @@ def _label(line, number: int, batch: bool) -> str:
 
 
 @click.command("check")
-@click.argument("claims", type=click.File("r", encoding="utf-8"), metavar="FILE|-")
+@click.argument("claims", type=click.File("rb"), metavar="FILE|-")
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=DEFAULT_DB, show_default=True,
               help="The payerkb database to check against.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON result per claim line (JSON Lines).")
@@ -108,28 +83,33 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str):
     if not db_path.exists():
         click.secho(f"{db_path} does not exist: run `payerkb build` first.", fg="red", err=True)
         sys.exit(2)
-    items = read_claim_lines(claims.read())
-    batch = len(items) > 1
     bad_input = any_error = False
-    for number, line in items:
-        try:
-            if isinstance(line, ClaimInputError):
-                raise line
-            result = check_claim(line, db_path)
-        except ClaimInputError as exc:
-            bad_input = True
-            where = f"line {number}: " if batch or number > 1 else ""
+    shown = 0
+    try:
+        for number, line in iter_claim_lines(claims):
+            try:
+                if isinstance(line, ClaimInputError):
+                    raise line
+                result = check_claim(line, db_path)
+            except ClaimInputError as exc:
+                bad_input = True
+                where = f"line {number}: " if number > 1 or shown else ""
+                if as_json:
+                    click.echo(json.dumps({"line": number, **exc.as_json()}))
+                click.secho(f"{where}{exc.message}", fg="red", err=True)
+                continue
+            any_error = any_error or not result["ok"]
+            batch = number > 1 or shown > 0
             if as_json:
-                click.echo(json.dumps({"line": number, **exc.as_json()}))
-            click.secho(f"{where}{exc.message}", fg="red", err=True)
-            continue
-        any_error = any_error or not result["ok"]
-        if as_json:
-            click.echo(json.dumps({"line": number, **result} if batch else result))
-        else:
-            if batch and number > items[0][0]:
-                click.echo("")
-            click.echo(format_result(result, _label(line, number, batch), min_severity, line))
+                click.echo(json.dumps({"line": number, **result}))
+            else:
+                if shown:
+                    click.echo("")
+                click.echo(format_result(result, _label(line, number, batch), min_severity, line))
+            shown += 1
+    except InputTooLarge as exc:
+        click.secho(str(exc), fg="red", err=True)
+        sys.exit(2)
     sys.exit(2 if bad_input else 1 if any_error else 0)
 
 
@@ -162,9 +142,12 @@ def which_code_command(drug_kind, setting, payer_id, date, ndc, db_path: Path, a
         sys.exit(2)
     if as_json:
         click.echo(json.dumps(answer, indent=2))
-        return
+        sys.exit(0 if answer["code"] else 1)
     if answer["code"] is None:
         click.echo("No code could be chosen.")
+        for reason in answer["reasons"]:
+            click.echo(f"  why: {reason}")
+        sys.exit(1)
     else:
         click.secho(f"{answer['code']}  {answer.get('long_descriptor') or ''}".rstrip(), bold=True)
     for reason in answer["reasons"]:

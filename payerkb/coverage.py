@@ -39,6 +39,17 @@ CELL_MARKS = {"sourced": "S", "conflicting": "C", "unconfirmed": "U", "unknown":
 CELL_COLOURS = {"sourced": "green", "conflicting": "red", "unconfirmed": "yellow", "unknown": None}
 
 
+# What issue 11 asked of the knowledge base; `payerkb coverage` shows each with the measured figure.
+TARGETS = (
+    ("payers", "payers", 90),
+    ("payers_with_3_topics_sourced", "payers with 3 or more topics sourced", 45),
+    ("payers_with_prior_auth_sourced", "payers whose prior authorization is sourced", 20),
+    ("official_share_percent", "rules citing an official source (%)", 70),
+    ("invoice_rules_silent_on_threshold", "invoice rules that neither give a dollar threshold nor say the source gives none", None),
+)
+NO_THRESHOLD_WORDS = "no dollar threshold"
+
+
 class CoverageError(Exception):
     """The database cannot be read as a payerkb database."""
 
@@ -87,6 +98,10 @@ def compute_coverage(db_path: Path | str, payer_type: str | None = None) -> dict
         rules = conn.execute(
             "select payer_id, topic, status, has_official_source from rules "
             "where origin != 'gap' and status != 'superseded'").fetchall()
+        silent_invoice = [r[0] for r in conn.execute(
+            "select id from rules where topic = 'invoice' and origin != 'gap' and status != 'superseded' "
+            "and requirement in ('required', 'conditional') and threshold_usd is null "
+            "and instr(lower(summary), ?) = 0 order by id", (NO_THRESHOLD_WORDS,))]
     except sqlite3.DatabaseError as exc:
         raise CoverageError(f"{db_path}: cannot read payers and rules ({exc})") from None
     finally:
@@ -119,13 +134,30 @@ def compute_coverage(db_path: Path | str, payer_type: str | None = None) -> dict
         })
 
     types = sorted({r["payer_type"] for r in rows})
+    overall = _summary(rows)
+    measured = {
+        "payers": len(rows),
+        "payers_with_3_topics_sourced": sum(
+            1 for r in rows if r["cell_counts"]["sourced"] + r["cell_counts"]["conflicting"] >= 3),
+        "payers_with_prior_auth_sourced": sum(1 for r in rows if r["cells"]["prior_auth"] in ("sourced", "conflicting")),
+        "official_share_percent": round((overall["official_share"] or 0) * 100, 1),
+        "invoice_rules_silent_on_threshold": len(silent_invoice) if payer_type is None else None,
+    }
+    targets = []
+    for key, label, minimum in TARGETS:
+        value = measured[key]
+        met = (value == 0) if minimum is None else (value >= minimum)
+        targets.append({"target": key, "label": label, "value": value,
+                        "minimum": minimum, "met": bool(met) if value is not None else None})
     return {
         "database": str(db_path),
         "topics": list(TOPICS),
         "statuses": list(STATUSES),
         "payers": rows,
         "by_payer_type": {t: _summary([r for r in rows if r["payer_type"] == t]) for t in types},
-        "overall": _summary(rows),
+        "overall": overall,
+        "targets": targets,
+        "invoice_rules_silent_on_threshold": silent_invoice,
     }
 
 
@@ -174,6 +206,13 @@ def render_table(report: dict) -> str:
     lines.append(
         "official: share of written rules (gaps excluded) citing CMS, a MAC, a state agency or the payer itself"
     )
+    lines += ["", "targets (issue 11):"]
+    for t in report["targets"]:
+        if t["value"] is None:
+            continue
+        want = "none" if t["minimum"] is None else f">= {t['minimum']}"
+        mark = click.style("met", fg="green") if t["met"] else click.style("NOT MET", fg="red")
+        lines.append(f"  {t['label']}: {t['value']} (want {want}) {mark}")
     return "\n".join(lines)
 
 

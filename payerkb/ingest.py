@@ -47,7 +47,7 @@ def ingest_cms(files, kind, quarter, source_url, note, policies_dir, dry_run):
         try:
             result = read_file(path, kind=kind, quarter=quarter)
         except CMSFileError as exc:
-            _fail(f"{exc.source}: {exc.problem}")
+            _fail(f"{exc.source}: {exc.problem}", status=2)
         parsed.extend(result.parsed)
         skipped.extend(result.skipped)
     clash = _duplicates(parsed)
@@ -65,10 +65,10 @@ def ingest_cms(files, kind, quarter, source_url, note, policies_dir, dry_run):
     click.echo(f"wrote {len(parsed)} file(s) to {folder}; run `payerkb build` to load them")
 
 
-def _fail(message: str):
-    click.secho(f"error: {message}", fg="red", err=True)
-    click.echo("nothing was written", err=True)
-    sys.exit(1)
+def _fail(message: str, status: int = 1):
+    """Exit 2 for a file payerkb cannot read (malformed input), 1 for other failures."""
+    click.secho(f"error: {message}; nothing was written", fg="red", err=True)
+    sys.exit(status)
 
 
 def _duplicates(parsed) -> str | None:

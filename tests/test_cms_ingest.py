@@ -93,7 +93,7 @@ def test_a_bad_file_changes_nothing_and_says_why(policies, tmp_path, body, kind,
     bad = tmp_path / "january-2026-file.csv"
     bad.write_bytes(body)
     result = ingest(policies, str(FIX / "asp_payment_limit_2026Q1.csv"), str(bad), "--kind", kind)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # malformed input
     assert "january-2026-file.csv" in result.output and problem in result.output
     assert "nothing was written" in result.output
     assert snapshot(folder) == before  # the good file given with it was not written either
@@ -103,7 +103,7 @@ def test_quarter_option_is_checked_and_used(policies, tmp_path):
     nameless = tmp_path / "addendum.csv"
     shutil.copy(FIX / "opps_addendum_b_2025Q4.csv", nameless)
     missing = ingest(policies, str(nameless))
-    assert missing.exit_code == 1 and "give --quarter" in missing.output
+    assert missing.exit_code == 2 and "give --quarter" in missing.output
     typo = ingest(policies, str(nameless), "--quarter", "2026-Q2")
     assert typo.exit_code == 2 and "2026Q2" in typo.output
     ok = ingest(policies, str(nameless), "--quarter", "2026Q2")

@@ -7,7 +7,7 @@ from pathlib import Path
 from scrapers.cms import asp, crosswalk, hcpcs, noc_codes, noc_crosswalk, noc_pricing, opps
 from scrapers.cms.base import Kind
 from scrapers.cms.common import QUARTER, RELEASE, CMSFileError, Parsed, Table
-from scrapers.cms.sniff import open_tables
+from scrapers.cms.sniff import MAX_FILE_BYTES, open_tables
 
 # Order matters for detection: the more specific header signatures first.
 KINDS: dict[str, Kind] = {
@@ -112,7 +112,10 @@ def read_file(path: Path | str, kind: str = "auto", quarter: str | None = None) 
     """Open `path` (ZIP, CSV, TXT/PRN, XLS, XLSX) and parse what it holds."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise CMSFileError(str(path), f"cannot read the file ({exc.strerror})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise CMSFileError(str(path), f"larger than {MAX_FILE_BYTES // 2**20} MiB; CMS files are far smaller")
     return read_tables(open_tables(data, str(path)), str(path), kind, quarter)

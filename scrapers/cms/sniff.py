@@ -19,6 +19,12 @@ from scrapers.cms.common import CMSFileError, Table
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_ZIP_DEPTH = 2
+# Bounds well above any CMS file (the NDC-HCPCS crosswalk is a few MB, ~30,000 rows): past them the
+# file is refused before it can exhaust memory (a ZIP bomb, a sheet declaring A1:XFD1048576).
+MAX_FILE_BYTES = 256 * 2**20
+MAX_EXPANDED_BYTES = 512 * 2**20
+MAX_ROWS = 1_000_000
+MAX_COLUMNS = 1_000
 
 
 def open_tables(data: bytes, name: str, member: str | None = None, depth: int = 0) -> list[Table]:
@@ -33,6 +39,10 @@ def open_tables(data: bytes, name: str, member: str | None = None, depth: int = 
         except zipfile.BadZipFile as exc:
             raise CMSFileError(name, f"not a readable ZIP or XLSX file ({exc})") from None
         names = archive.namelist()
+        expanded = sum(max(info.file_size, 0) for info in archive.infolist())
+        if expanded > MAX_EXPANDED_BYTES:
+            raise CMSFileError(name, f"the archive expands to {expanded // 2**20} MiB, more than the "
+                                     f"{MAX_EXPANDED_BYTES // 2**20} MiB payerkb reads (a damaged file or a ZIP bomb)")
         if "xl/workbook.xml" in names:
             return _xlsx(data, name, member, sha)
         if depth >= MAX_ZIP_DEPTH:
@@ -42,7 +52,7 @@ def open_tables(data: bytes, name: str, member: str | None = None, depth: int = 
             path = PurePosixPath(info.filename)
             if info.is_dir() or path.name.startswith((".", "~$")) or "__MACOSX" in path.parts:
                 continue
-            content = archive.read(info)
+            content = _read_member(archive, info, name)
             if not content.strip():
                 continue
             tables.extend(open_tables(content, f"{name}!{info.filename}", path.name, depth + 1))
@@ -52,9 +62,28 @@ def open_tables(data: bytes, name: str, member: str | None = None, depth: int = 
     if data[:8] == OLE2:
         return _xls(data, name, member, sha)
     text = decode(data)
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = []
+        for row in csv.reader(io.StringIO(text)):
+            rows.append(row[:MAX_COLUMNS])
+            if len(rows) > MAX_ROWS:
+                raise CMSFileError(name, f"more than {MAX_ROWS:,} rows; CMS files are far smaller")
+    except csv.Error as exc:
+        raise CMSFileError(name, f"not a readable CSV or text file (line {len(rows) + 1}: {exc})") from None
     fmt = "txt" if member.lower().endswith((".txt", ".prn")) else "csv"
     return [Table(name, member, sha, fmt, rows, text)]
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> bytes:
+    """A ZIP member's bytes, read no further than the cap (the declared size can lie)."""
+    try:
+        with archive.open(info) as fh:
+            content = fh.read(MAX_EXPANDED_BYTES + 1)
+    except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError, ValueError) as exc:
+        raise CMSFileError(f"{name}!{info.filename}", f"cannot be unpacked ({exc})") from None
+    if len(content) > MAX_EXPANDED_BYTES:
+        raise CMSFileError(f"{name}!{info.filename}", f"expands past {MAX_EXPANDED_BYTES // 2**20} MiB")
+    return content
 
 
 def decode(data: bytes) -> str:
@@ -98,10 +127,23 @@ def _xlsx(data: bytes, name: str, member: str, sha: str) -> list[Table]:
         except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
             raise CMSFileError(name, f"not a readable XLSX workbook ({exc})") from None
         tables = []
-        for sheet in book.worksheets:
-            rows = [[cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-            tables.append(Table(f"{name}[{sheet.title}]", member, sha, "xlsx", _trim(rows)))
-        book.close()
+        try:
+            for sheet in book.worksheets:
+                # ignore the declared dimension (a 5 KB file can declare A1:XFD1048576): read what is there
+                if hasattr(sheet, "reset_dimensions"):
+                    sheet.reset_dimensions()
+                rows = []
+                for row in sheet.iter_rows(values_only=True):
+                    rows.append([cell_text(v) for v in row[:MAX_COLUMNS]])
+                    if len(rows) > MAX_ROWS:
+                        raise CMSFileError(f"{name}[{sheet.title}]", f"more than {MAX_ROWS:,} rows; CMS files are far smaller")
+                tables.append(Table(f"{name}[{sheet.title}]", member, sha, "xlsx", _trim(rows)))
+        except CMSFileError:
+            raise
+        except Exception as exc:  # a damaged sheet: openpyxl raises many kinds
+            raise CMSFileError(name, f"not a readable XLSX workbook ({exc})") from None
+        finally:
+            book.close()
     return tables
 
 
