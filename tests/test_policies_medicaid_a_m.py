@@ -1,0 +1,90 @@
+"""State Medicaid fee-for-service programs AL-MT, read the way a user meets them: payer rules through
+the built database, drug rules through the validated policies."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import POLICIES
+
+
+def _rows(db: Path, sql: str, *params) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def _rule(db: Path, rule_id: str) -> dict:
+    rows = _rows(db, "select * from rules where id = ?", rule_id)
+    assert rows, f"no rule {rule_id}"
+    return rows[0]
+
+
+def _urls(db: Path, rule_id: str) -> set[str]:
+    return {r["url"] for r in _rows(
+        db, "select s.url from rule_sources rs join sources s on s.id = rs.source_id where rs.rule_id = ?", rule_id)}
+
+
+def _payer(db: Path, payer_id: str) -> dict:
+    rows = _rows(db, "select * from payers where id = ?", payer_id)
+    assert rows, f"no payer {payer_id}"
+    return rows[0]
+
+
+@pytest.fixture(scope="module")
+def kb():
+    from db.validate import load_policies
+
+    kb, problems = load_policies(POLICIES)
+    return kb
+
+
+def _drug_rules(kb, payer_id: str) -> dict:
+    for loc in kb.drug_rules:
+        if loc.model.payer_id == payer_id:
+            return {r.drug: r for r in loc.model.drug_rules}
+    raise AssertionError(f"no drug rules for {payer_id}")
+
+
+# --- Arkansas: the JW line (issue 11) ------------------------------------------------------------
+
+def test_arkansas_jw_modifier_on_a_separate_line_from_2023(built_db):
+    jw = _rule(built_db, "medicaid-ar--modifiers-jw-asc")
+    assert jw["topic"] == "modifiers"
+    assert json.loads(jw["modifiers"]) == ["JW"]
+    assert jw["effective_from"] == "2023-01-01"
+    assert jw["setting"] == "asc"
+    assert any("govt.westlaw.com/arreg" in u for u in _urls(built_db, "medicaid-ar--modifiers-jw-asc"))
+    units = _rule(built_db, "medicaid-ar--units-round-up")
+    assert units["unit_rule"] == "per_descriptor"
+
+
+# --- Alaska --------------------------------------------------------------------------------------
+
+def test_alaska_n4_eleven_digit_ndc(built_db):
+    p = _payer(built_db, "medicaid-ak")
+    assert (p["payer_type"], json.loads(p["states"])) == ("medicaid_ffs", ["AK"])
+    ndc = _rule(built_db, "medicaid-ak--ndc")
+    assert ndc["requirement"] == "required"
+    assert ndc["ndc_format"] == "11_digit_no_separators"
+    assert "J3490" in ndc["summary"]
+    assert _urls(built_db, "medicaid-ak--ndc") == {"https://studylib.net/doc/8073299/j-codes--helpful-tips-for-billing-physician"}
+
+
+# --- Colorado ------------------------------------------------------------------------------------
+
+def test_colorado_pad_rules(built_db):
+    p = _payer(built_db, "medicaid-co")
+    assert json.loads(p["states"]) == ["CO"]
+    assert "Health First Colorado" in json.loads(p["aliases"])
+    pricing = _rule(built_db, "medicaid-co--pricing-pad-fee-schedule")
+    assert (pricing["pricing_basis"], pricing["setting"]) == ("fee_schedule", "professional")
+    pa = _rule(built_db, "medicaid-co--prior-auth-hospital-specialty-drugs")
+    assert (pa["requirement"], pa["setting"]) == ("conditional", "outpatient_facility")
+    assert _urls(built_db, "medicaid-co--ndc") >= {"https://hcpf.colorado.gov/physician-administered-drug-pad-faqs"}
