@@ -1,0 +1,183 @@
+"""Blue Cross Blue Shield plans other than Anthem/Elevance, checked through the built database
+(and, for drug rules, which the build does not load yet, through db.validate.load_policies)."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import POLICIES
+
+BCBS_FILES = [
+    POLICIES / "payers" / f"{p}.yml"
+    for p in (
+        "bcbs-michigan", "blue-care-network-michigan", "bcbs-rhode-island", "bcbs-south-carolina",
+        "carefirst", "horizon-bcbs-nj", "horizon-nj-health", "bcbs-kansas", "bcbs-oklahoma",
+        "bcbs-new-mexico", "bcbs-north-carolina", "bcbs-illinois", "blue-cross-nc-medicare-advantage",
+    )
+]
+
+
+def _rows(db: Path, sql: str, *params) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def _rule(db: Path, rule_id: str) -> dict:
+    rows = _rows(db, "select * from rules where id = ?", rule_id)
+    assert rows, f"no rule {rule_id}"
+    return rows[0]
+
+
+def _urls(db: Path, rule_id: str) -> set[str]:
+    return {r["url"] for r in _rows(db, "select url from rule_citations where rule_id = ?", rule_id)}
+
+
+async def _canned(ds, name: str, **params) -> list[dict]:
+    qs = "&".join(f"{k}={v}" for k, v in params.items())
+    r = await ds.client.get(f"/payerkb/{name}.json?_shape=array&{qs}")
+    assert r.status_code == 200, r.text[:300]
+    return r.json()
+
+
+def test_new_bcbs_plans_are_payers_of_type_bcbs(built_db):
+    payers = {r["id"]: r for r in _rows(built_db, "select id, payer_type, states from payers")}
+    for pid, state in [("bcbs-michigan", "MI"), ("blue-care-network-michigan", "MI"), ("bcbs-rhode-island", "RI"),
+                       ("bcbs-south-carolina", "SC"), ("horizon-bcbs-nj", "NJ"), ("bcbs-kansas", "KS"),
+                       ("bcbs-oklahoma", "OK"), ("bcbs-new-mexico", "NM"), ("bcbs-north-carolina", "NC")]:
+        assert payers[pid]["payer_type"] == "bcbs", pid
+        assert state in json.loads(payers[pid]["states"]), pid
+    assert json.loads(payers["carefirst"]["states"]) == ["MD", "DC", "VA"]
+    assert payers["horizon-nj-health"]["payer_type"] == "medicaid_mco"
+
+
+def test_bcbs_michigan_ndc_from_feb_2015_without_milligrams(built_db):
+    rule = _rule(built_db, "bcbs-michigan--ndc")
+    assert (rule["requirement"], rule["effective_from"]) == ("required", "2015-02-01")
+    assert set(json.loads(rule["ndc_unit_qualifiers"])) == {"GR", "ML", "UN"}
+    assert rule["ndc_format"] == "11_digit_no_separators"
+    assert "minimum fee schedule" in rule["summary"]
+    assert "https://www.bcbsm.com/content/dam/microsites/corpcomm/provider/the_record/2015/record_0215/Record_0215k.shtml" in _urls(built_db, "bcbs-michigan--ndc")
+
+
+def test_bcbs_michigan_prior_auth_is_by_drug_list_from_january_2013(built_db):
+    rule = _rule(built_db, "bcbs-michigan--prior-auth-medical-drug-program")
+    assert (rule["requirement"], rule["effective_from"], rule["topic"]) == ("conditional", "2013-01-22", "prior_auth")
+    assert "FEP" in rule["summary"]
+
+
+def test_bcbs_michigan_drug_rules_name_the_noc_codes_and_start_dates():
+    from db.validate import load_policies
+
+    kb, _ = load_policies(POLICIES)
+    [rules_file] = [f for f in kb.drug_rules if f.model.payer_id == "bcbs-michigan"]
+    rules = {r.drug: r for r in rules_file.model.drug_rules}
+    assert (rules["cinqair"].codes, rules["cinqair"].effective_from) == (["J3490", "J3590"], "2016-06-01")
+    assert (rules["kymriah"].codes, rules["kymriah"].effective_from) == (["J3490", "J3590", "J9999"], "2017-12-01")
+    assert (rules["khapzory"].codes, rules["khapzory"].effective_from) == (["J3490"], "2019-07-01")
+    assert all(r.topic == "prior_auth" and r.requirement == "required" for r in rules.values())
+    src = kb.sources[rules["kymriah"].sources[0].ref][0]
+    assert src.url.endswith("/the_record/2017/record_1117/Record_1117r.shtml") and src.kind == "official"
+    assert {"cinqair", "kymriah", "khapzory"} <= set(kb.drugs)
+    assert kb.drugs["kymriah"].model.generic_name == "tisagenlecleucel"
+
+
+@pytest.mark.asyncio
+async def test_blue_care_network_reviews_every_j3490_and_j3590_drug(ds):
+    for code in ("J3490", "J3590"):
+        rows = [r for r in await _canned(ds, "prior_auth_for_code", code=code) if r["payer_id"] == "blue-care-network-michigan"]
+        assert [(r["requirement"], r["threshold_usd"]) for r in rows] == [("required", None)], code
+    rows = [r for r in await _canned(ds, "prior_auth_for_code", code="J9999") if r["payer_id"] == "blue-care-network-michigan"]
+    assert rows == []  # the notice names J3490 and J3590 only
+
+
+def test_rhode_island_rests_on_a_secondary_copy_and_asks_for_the_ndc(built_db):
+    pa = _rule(built_db, "bcbs-rhode-island--prior-auth-drug-list")
+    assert pa["requirement"] == "conditional" and "Prime Therapeutics" in pa["summary"]
+    assert pa["has_official_source"] == 0
+    kinds = {r["kind"] for r in _rows(built_db, "select kind from rule_citations where rule_id = ?", pa["id"])}
+    assert kinds == {"secondary"}
+    assert _rule(built_db, "bcbs-rhode-island--ndc-unlisted-only")["requirement"] == "required"
+
+
+def test_south_carolina_ndc_from_2016_with_gateway_rejects(built_db):
+    rule = _rule(built_db, "bcbs-south-carolina--ndc")
+    assert (rule["requirement"], rule["effective_from"]) == ("required", "2016-01-01")
+    assert set(json.loads(rule["ndc_unit_qualifiers"])) == {"UN", "ML", "GR", "F2"}
+    assert "2016-03-25" in rule["summary"]
+    dates = {r["doc_date"] for r in _rows(built_db, "select doc_date from rule_citations where rule_id = ?", rule["id"])}
+    assert dates == {"2015-11-12", "2016-03-24"}
+
+
+def test_carefirst_denies_drug_claims_without_ndc_from_2018(built_db):
+    rule = _rule(built_db, "carefirst--ndc")
+    assert (rule["requirement"], rule["effective_from"]) == ("required", "2018-01-01")
+    assert set(json.loads(rule["claim_field"])) == {"837p-2410-lin-ctp", "ub04-fl43"}
+    [cit] = _rows(built_db, "select doc_date, url from rule_citations where rule_id = ?", rule["id"])
+    assert cit["doc_date"] == "2017-11-06" and cit["url"].startswith("https://provider.carefirst.com/")
+
+
+def test_horizon_prices_through_a_source_ladder_and_reviews_injectables(built_db):
+    pricing = _rule(built_db, "horizon-bcbs-nj--pricing-professional")
+    assert (pricing["setting"], pricing["effective_from"], pricing["percent"]) == ("professional", "2016-03-15", None)
+    assert "Magellan Rx" in pricing["summary"]
+    [cit] = _rows(built_db, "select doc_date from rule_citations where rule_id = ?", pricing["id"])
+    assert cit["doc_date"] == "2023-03-23"  # last reviewed date shown on the policy
+    assert _rule(built_db, "horizon-bcbs-nj--prior-auth-medical-injectables")["requirement"] == "conditional"
+
+
+def test_horizon_nj_health_checks_ndc_quantity_against_twice_the_billed_amount(built_db):
+    units = _rule(built_db, "horizon-nj-health--units-ndc-quantity-check")
+    assert units["unit_rule"] == "ndc_units" and "twice the billed amount" in units["summary"]
+    ndc = _rule(built_db, "horizon-nj-health--ndc")
+    assert "ME" not in json.loads(ndc["ndc_unit_qualifiers"])
+
+
+def test_hcsc_plans_new_mexico_and_oklahoma(built_db):
+    nm = _rule(built_db, "bcbs-new-mexico--pricing")
+    assert (nm["pricing_basis"], nm["effective_from"], nm["percent"]) == ("ndc_fee_schedule", "2013-11-01", None)
+    assert _rule(built_db, "bcbs-new-mexico--ndc")["effective_from"] == "2013-11-01"
+    ok = _rule(built_db, "bcbs-oklahoma--submission-electronic")
+    assert ok["submission_channel"] == "either"
+    assert "837p-2410-lin-ctp" in json.loads(_rule(built_db, "bcbs-oklahoma--ndc")["claim_field"])
+
+
+def test_kansas_ndc_must_be_on_the_drug_files(built_db):
+    rule = _rule(built_db, "bcbs-kansas--ndc-format")
+    assert rule["requirement"] == "required" and "Medi-Span" in rule["summary"]
+    assert rule["ndc_format"] is None  # the newsletter does not say whether hyphens are sent
+
+
+def test_blue_cross_nc_start_date_for_commercial_and_medicare_advantage(built_db):
+    commercial = _rule(built_db, "bcbs-north-carolina--ndc-select-drug-codes")
+    assert (commercial["requirement"], commercial["effective_from"]) == ("conditional", "2022-07-26")
+    ma = _rule(built_db, "blue-cross-nc-medicare-advantage--ndc")
+    assert ma["effective_from"] == "2022-07-26"
+    assert any(u.endswith("reminder-national-drug-codes-required-select-drugs-effective-july-2022") for u in _urls(built_db, ma["id"]))
+
+
+def test_bcbs_illinois_denies_unlisted_j_codes_when_a_specific_code_exists(built_db):
+    rule = _rule(built_db, "bcbs-illinois--coding-specific-code-first")
+    assert (rule["requirement"], rule["effective_from"]) == ("required", "2009-02-01")
+    assert _urls(built_db, rule["id"]) == {"http://www.bcbsil.com/provider/standards/unlisted_jcodes.html"}
+    assert "http://www.bcbsil.com/provider/education/2013/2013_08_28.html" in _urls(built_db, "bcbs-illinois--ndc")
+
+
+def test_bcbs_rules_are_in_our_words_and_every_source_is_dated_or_marked_undated():
+    quote = re.compile(r"[\"“”]")
+    for path in BCBS_FILES:
+        data = yaml.safe_load(path.read_text())
+        for rule in data.get("rules") or []:
+            for key in ("summary", "note"):
+                assert not quote.search(rule.get(key) or ""), f"{path.name} {rule['id']}: no quotations in {key}"
+        for src in data.get("sources") or []:
+            assert bool(src.get("doc_date")) != bool(src.get("undated")), f"{path.name} {src['id']}"
+            assert src["retrieved"] and src["kind"] in ("official", "secondary")
