@@ -148,16 +148,18 @@ def test_first_coast_wac_versus_awp_conflict_keeps_both_sources(db):
            where r.payer_id = 'medicare-fcso-jn' and r.topic = 'pricing' and r.setting = 'professional'
              and r.status = 'conflicting'""",
     )
-    by_basis = {r["pricing_basis"]: r for r in sides}
+    fcso = [r for r in sides if "fcso.com" in r["url"]]
+    by_basis = {r["pricing_basis"]: r for r in fcso}
     assert set(by_basis) == {"wac", "awp"}
-    assert len(sides) == 2 and all(r["percent"] == 106 for r in sides)
+    # each side also cites the page that dates the 2019 change from 106% to 103%
+    assert len(sides) == 4 and len(fcso) == 2 and all(r["percent"] == 103 for r in sides)
     assert by_basis["wac"]["url"].endswith("/fees/understanding-local-contractor-pricing")
     assert by_basis["awp"]["url"].endswith("/Fee_news/0489196.asp")
     assert by_basis["awp"]["doc_date"] == "2024-02-22" and by_basis["wac"]["undated"] == 1
     assert "AWP" in by_basis["wac"]["note"] and "WAC" in by_basis["awp"]["note"]
 
 
-def test_jw_with_c9399_is_conflicting_only_where_both_sides_apply(db):
+def test_jw_with_c9399_is_conflicting_at_every_mac(db):
     def c9399_jw(payer_id):
         return rows(
             db,
@@ -166,11 +168,12 @@ def test_jw_with_c9399_is_conflicting_only_where_both_sides_apply(db):
             [payer_id],
         )
 
-    for payer_id in ("medicare-palmetto-jj", "medicare-palmetto-jm"):
+    for payer_id in ("medicare-palmetto-jj", "medicare-palmetto-jm", "medicare-wps-j5", "medicare-ngs-j6"):
         sides = c9399_jw(payer_id)
         assert {r["requirement"] for r in sides} == {"conditional", "not_required"}
         assert {r["status"] for r in sides} == {"conflicting"}
-    assert [r["status"] for r in c9399_jw("medicare-wps-j5")] == ["sourced"]
+    # the national JW/JZ rule (all codes) stays sourced; only its C9399 reading is disputed
+    assert db["rules"].get("medicare-wps-j5--modifiers-jw-jz")["status"] == "sourced"
 
 
 def test_ngs_ndc_with_dashes_is_flagged_against_the_no_separator_rule(db):
@@ -188,8 +191,8 @@ async def test_payers_pricing_at_a_percentage_of_wac_answer_with_the_percent(ds)
     )
     assert r.status_code == 200
     percents = {row["payer_id"]: row["percent"] for row in r.json() if row["percent"] is not None}
-    assert percents["medicare-fcso-jn"] == 106
-    assert percents["medicare-railroad"] == 106
+    assert percents["medicare-fcso-jn"] == 103
+    assert percents["medicare-railroad"] == 103
     # a WAC rule with no stated percentage stays empty rather than guessed
     wps = [row for row in r.json() if row["payer_id"] == "medicare-wps-j5"]
     assert wps and wps[0]["percent"] is None
@@ -229,9 +232,10 @@ def test_every_medicare_rule_has_a_dated_source_or_says_unconfirmed(db):
 def test_topics_without_a_source_stay_visible_as_gaps(db):
     gap = db["rules"].get("medicare-noridian-je--gap-submission")
     assert (gap["requirement"], gap["status"], gap["origin"]) == ("unknown", "unconfirmed", "gap")
-    # a belief backed only by a weak source is written down but says unconfirmed
-    pa = db["rules"].get("medicare-noridian-je--prior-auth-part-b-drugs")
-    assert (pa["requirement"], pa["status"], pa["source_count"]) == ("not_required", "unconfirmed", 1)
+    # a belief backed only by a consumer site was removed; what CMS itself says is kept
+    assert rows(db, "select id from rules where rule_key = 'prior-auth-part-b-drugs'") == []
+    pa = db["rules"].get("medicare-noridian-je--prior-auth-opd-services")
+    assert (pa["requirement"], pa["status"], pa["setting"]) == ("conditional", "sourced", "outpatient_facility")
 
 
 def test_dme_macs_use_j7699_j7799_and_noridian_adds_its_claim_fields(db):
@@ -245,9 +249,11 @@ def test_dme_macs_use_j7699_j7799_and_noridian_adds_its_claim_fields(db):
     assert db["rules"].get("medicare-dme-jb--narrative-dme-noc-drugs")["claim_field"] is None
 
 
-def test_railroad_medicare_is_nationwide_and_prices_at_106_percent_of_wac(db):
+def test_railroad_medicare_is_nationwide_and_prices_at_103_percent_of_wac_since_2019(db):
     payer = db["payers"].get("medicare-railroad")
     assert payer["states"] is None and "nationwide" in payer["note"]
     pricing = db["rules"].get("medicare-railroad--pricing-professional")
-    assert (pricing["pricing_basis"], pricing["percent"]) == ("wac", 106)
+    assert (pricing["pricing_basis"], pricing["percent"], pricing["effective_from"]) == ("wac", 103, "2019-01-01")
+    old = db["rules"].get("medicare-railroad--pricing-professional-wac-106")
+    assert (old["percent"], old["status"], old["effective_to"]) == (106, "superseded", "2018-12-31")
     assert db["rules"].get("medicare-railroad--modifiers-jw-jz")["group_id"] == "medicare-national"

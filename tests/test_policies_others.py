@@ -73,9 +73,12 @@ async def test_texas_childrens_prior_auth_threshold_is_by_code(ds):
 async def test_sources_that_disagree_are_kept_as_conflicting_rules(ds):
     rows = [r for r in await _canned(ds, "conflicting_or_unconfirmed", status="conflicting") if r["payer_id"] == "tricare"]
     keys = {r["rule_id"].split("--")[1] for r in rows}
-    assert keys == {"coding-j3490-in-lieu", "coding-specific-code-first"}
+    assert keys == {"coding-j3490-in-lieu", "coding-specific-code-first",
+                    "pricing-home-infusion-dme", "pricing-home-infusion-awp"}
+    pairs = [{"coding-j3490-in-lieu", "coding-specific-code-first"}, {"pricing-home-infusion-dme", "pricing-home-infusion-awp"}]
     for row in rows:
-        other = (keys - {row["rule_id"].split("--")[1]}).pop()
+        key = row["rule_id"].split("--")[1]
+        other = (next(p for p in pairs if key in p) - {key}).pop()
         assert other in row["note"], "each side of a conflict names the other"
 
 
