@@ -88,3 +88,44 @@ def test_colorado_pad_rules(built_db):
     pa = _rule(built_db, "medicaid-co--prior-auth-hospital-specialty-drugs")
     assert (pa["requirement"], pa["setting"]) == ("conditional", "outpatient_facility")
     assert _urls(built_db, "medicaid-co--ndc") >= {"https://hcpf.colorado.gov/physician-administered-drug-pad-faqs"}
+
+
+# --- Florida -------------------------------------------------------------------------------------
+
+def test_florida_office_drugs_at_asp_plus_six(built_db):
+    p = _payer(built_db, "medicaid-fl")
+    assert "AHCA" in p["name"]
+    asp = _rule(built_db, "medicaid-fl--pricing-office-asp")
+    assert (asp["pricing_basis"], asp["percent"], asp["setting"]) == ("asp", 106, "professional")
+    assert "https://regulations.justia.com/states/florida/59/59g/chapter-59g-4/section-59g-4-251" in _urls(
+        built_db, "medicaid-fl--pricing-office-asp")
+    assert _rule(built_db, "medicaid-fl--pricing-340b-outpatient")["requirement"] == "conditional"
+
+
+# --- Maine ---------------------------------------------------------------------------------------
+
+def test_mainecare_noc_under_rev_0636_with_ndc(built_db):
+    coding = _rule(built_db, "medicaid-me--coding-noc-rev-0636")
+    assert coding["setting"] == "outpatient_facility"
+    assert "0636" in coding["summary"]
+    assert coding["as_of"] == "2023-05-08"
+    pa = _rule(built_db, "medicaid-me--prior-auth-non-rebate")
+    assert pa["requirement"] == "conditional"
+    assert _urls(built_db, "medicaid-me--prior-auth-non-rebate") == {
+        "http://www.maine.gov/dhhs/oms/headline_news_details.shtml?id=440694"}
+
+
+# --- Alabama and Illinois (existing programs, more rules) ----------------------------------------
+
+def test_alabama_ndc_exceptions_and_compounds(built_db):
+    ndc = _rule(built_db, "medicaid-al--ndc")
+    assert set(json.loads(ndc["exceptions"])) == {"radiopharmaceutical", "fqhc_rhc"}
+    assert ndc["effective_from"] == "2010-10-01"
+    assert _rule(built_db, "medicaid-al--coding-compounded")["topic"] == "coding"
+
+
+def test_illinois_invoices_kept_for_audit(built_db):
+    doc = _rule(built_db, "medicaid-il--documentation-invoices-on-audit")
+    assert doc["topic"] == "documentation"
+    assert _urls(built_db, "medicaid-il--documentation-invoices-on-audit") == {
+        "https://hfs.illinois.gov/medicalproviders/pharmacy/labelers.html"}
