@@ -18,6 +18,7 @@ BCBS_FILES = [
         "bcbs-michigan", "blue-care-network-michigan", "bcbs-rhode-island", "bcbs-south-carolina",
         "carefirst", "horizon-bcbs-nj", "horizon-nj-health", "bcbs-kansas", "bcbs-oklahoma",
         "bcbs-new-mexico", "bcbs-north-carolina", "bcbs-illinois", "blue-cross-nc-medicare-advantage",
+        "premera", "bcbs-louisiana", "regence",
     )
 ]
 
@@ -105,7 +106,10 @@ def test_rhode_island_rests_on_a_secondary_copy_and_asks_for_the_ndc(built_db):
     assert pa["has_official_source"] == 0
     kinds = {r["kind"] for r in _rows(built_db, "select kind from rule_citations where rule_id = ?", pa["id"])}
     assert kinds == {"secondary"}
-    assert _rule(built_db, "bcbs-rhode-island--ndc-unlisted-only")["requirement"] == "required"
+    assert _rule(built_db, "bcbs-rhode-island--coding-unlisted-with-ndc")["requirement"] == "conditional"
+    ndc = _rule(built_db, "bcbs-rhode-island--ndc")
+    assert (ndc["requirement"], ndc["effective_from"], ndc["has_official_source"]) == ("required", "2022-07-01", 1)
+    assert "x56" in ndc["summary"]
 
 
 def test_south_carolina_ndc_from_2016_with_gateway_rejects(built_db):
@@ -181,3 +185,22 @@ def test_bcbs_rules_are_in_our_words_and_every_source_is_dated_or_marked_undated
         for src in data.get("sources") or []:
             assert bool(src.get("doc_date")) != bool(src.get("undated")), f"{path.name} {src['id']}"
             assert src["retrieved"] and src["kind"] in ("official", "secondary")
+
+
+def test_premera_rejects_drug_claims_without_ndc_from_2018(built_db):
+    rule = _rule(built_db, "premera--ndc")
+    assert (rule["requirement"], rule["effective_from"]) == ("required", "2018-01-01")
+    [cit] = _rows(built_db, "select doc_date, kind from rule_citations where rule_id = ?", rule["id"])
+    assert (cit["doc_date"], cit["kind"]) == ("2017-12-07", "official")
+
+
+@pytest.mark.asyncio
+async def test_louisiana_and_regence_prior_auth_by_drug_list(ds):
+    rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J3590")}
+    assert rows["bcbs-louisiana"]["requirement"] == "conditional" and "Express Scripts" in rows["bcbs-louisiana"]["summary"]
+    assert (rows["regence"]["requirement"], rows["regence"]["effective_from"]) == ("conditional", "2024-01-01")
+
+
+def test_regence_levelrx_drugs_are_paid_on_the_prime_contract_from_july_2024(built_db):
+    rule = _rule(built_db, "regence--pricing-levelrx-prime")
+    assert (rule["pricing_basis"], rule["effective_from"], rule["requirement"]) == ("fee_schedule", "2024-07-01", "conditional")
