@@ -129,3 +129,26 @@ def test_illinois_invoices_kept_for_audit(built_db):
     assert doc["topic"] == "documentation"
     assert _urls(built_db, "medicaid-il--documentation-invoices-on-audit") == {
         "https://hfs.illinois.gov/medicalproviders/pharmacy/labelers.html"}
+
+
+# --- Mississippi, Arizona, California ------------------------------------------------------------
+
+def test_mississippi_waste_paid_only_with_record_and_policy(built_db):
+    doc = _rule(built_db, "medicaid-ms--documentation-discarded-drug")
+    assert (doc["topic"], doc["requirement"]) == ("documentation", "conditional")
+    assert _rule(built_db, "medicaid-ms--prior-auth-listed-pads")["requirement"] == "conditional"
+    assert any("rule-23-203-21-covered-services" in u for u in _urls(built_db, "medicaid-ms--documentation-discarded-drug"))
+
+
+def test_ahcccs_does_not_pay_discarded_drug(built_db):
+    p = _payer(built_db, "medicaid-az")
+    assert "AHCCCS" in json.loads(p["aliases"])
+    units = _rule(built_db, "medicaid-az--units-no-discarded-drug")
+    assert units["requirement"] == "required"
+    assert units["as_of"] == "2018-01-18"
+
+
+def test_medi_cal_pricing_from_the_dir_description(built_db):
+    pricing = _rule(built_db, "medicaid-ca--pricing-medicare-rate")
+    assert (pricing["pricing_basis"], pricing["percent"]) == ("asp", 106)
+    assert _urls(built_db, "medicaid-ca--pricing-medicare-rate") == {"https://www.dir.ca.gov/t8/9789_13_2.html"}
