@@ -18,7 +18,7 @@ BCBS_FILES = [
         "bcbs-michigan", "blue-care-network-michigan", "bcbs-rhode-island", "bcbs-south-carolina",
         "carefirst", "horizon-bcbs-nj", "horizon-nj-health", "bcbs-kansas", "bcbs-oklahoma",
         "bcbs-new-mexico", "bcbs-north-carolina", "bcbs-illinois", "blue-cross-nc-medicare-advantage",
-        "premera", "bcbs-louisiana", "regence",
+        "premera", "bcbs-louisiana", "regence", "bcbs-tennessee", "bcbs-alabama", "bcbs-fep",
     )
 ]
 
@@ -204,3 +204,19 @@ async def test_louisiana_and_regence_prior_auth_by_drug_list(ds):
 def test_regence_levelrx_drugs_are_paid_on_the_prime_contract_from_july_2024(built_db):
     rule = _rule(built_db, "regence--pricing-levelrx-prime")
     assert (rule["pricing_basis"], rule["effective_from"], rule["requirement"]) == ("fee_schedule", "2024-07-01", "conditional")
+
+
+@pytest.mark.asyncio
+async def test_tennessee_alabama_and_fep_gate_provider_administered_drugs_by_list(ds):
+    rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J3490")}
+    assert rows["bcbs-tennessee"]["requirement"] == "conditional" and "2023-01-01" in rows["bcbs-tennessee"]["summary"]
+    assert (rows["bcbs-alabama"]["requirement"], rows["bcbs-alabama"]["effective_from"]) == ("conditional", "2016-04-01")
+    assert rows["bcbs-fep"]["requirement"] == "conditional" and "2024-02-01" in rows["bcbs-fep"]["summary"]
+
+
+def test_alabama_portal_copy_is_secondary_but_the_rule_has_an_official_source(built_db):
+    cits = {r["source_id"]: r["kind"] for r in _rows(
+        built_db, "select source_id, kind from rule_citations where rule_id = 'bcbs-alabama--prior-auth-provider-administered-drugs'")}
+    assert cits == {"bcbs-alabama-provider-administered-drug-review": "official",
+                    "bcbs-alabama-draft-provider-administered-policies": "secondary"}
+    assert _rule(built_db, "bcbs-tennessee--prior-auth-provider-administered-specialty")["has_official_source"] == 1
