@@ -152,3 +152,23 @@ def test_medi_cal_pricing_from_the_dir_description(built_db):
     pricing = _rule(built_db, "medicaid-ca--pricing-medicare-rate")
     assert (pricing["pricing_basis"], pricing["percent"]) == ("asp", 106)
     assert _urls(built_db, "medicaid-ca--pricing-medicare-rate") == {"https://www.dir.ca.gov/t8/9789_13_2.html"}
+
+
+# --- Iowa and Minnesota --------------------------------------------------------------------------
+
+def test_iowa_ophthalmic_avastin_on_j7999(built_db, kb):
+    coding = _rule(built_db, "medicaid-ia--coding-ophthalmic-avastin-j7999")
+    assert "J7999" in json.loads(coding["codes"])
+    assert "1.25 mg" in coding["summary"]
+    pricing = _rule(built_db, "medicaid-ia--pricing-j7999-manual")
+    assert pricing["pricing_basis"] == "manual_review"
+    assert "$76" in pricing["summary"]
+    assert kb.drugs["avastin"].model.ndcs == ["50242-0060-01", "50242-0061-01"]
+
+
+def test_minnesota_ndc_from_2008(built_db):
+    ndc = _rule(built_db, "medicaid-mn--ndc")
+    assert ndc["effective_from"] == "2008-01-01"
+    assert set(json.loads(ndc["ndc_unit_qualifiers"])) == {"UN", "ML"}
+    assert _rule(built_db, "medicaid-mn--units-hcpcs-vs-ndc")["unit_rule"] == "per_descriptor"
+    assert _rule(built_db, "medicaid-mn--coding-compound-lines")["as_of"] == "2018-02-13"
