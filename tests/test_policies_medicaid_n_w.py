@@ -50,7 +50,10 @@ def _drug_rules(kb, payer_id: str) -> dict:
 
 def test_nc_drug_bulletins_give_code_unit_rate_and_start(kb):
     rules = _drug_rules(kb, "medicaid-nc")
-    assert len(rules) >= 25
+    assert len(rules) >= 32
+    kim = rules["kimmtrak"]
+    assert (kim.codes, kim.billing_unit, kim.rate_usd, kim.effective_from) == (["J9999"], "1 mcg", 202.61, "2022-02-25")
+    assert rules["onpattro"].effective_from == "2018-09-05" and rules["onpattro"].rate_usd == 1026.0
     cab = rules["cabenuva"]
     assert (cab.codes, cab.billing_unit, cab.rate_usd, cab.effective_from) == (["J3490"], "1 mL", 1069.2, "2021-02-01")
     jem = rules["jemperli"]
@@ -72,6 +75,7 @@ def test_nc_bulletin_drugs_carry_their_ndcs_and_later_codes(kb):
     evk = kb.drugs["evkeeza"].model
     assert (evk.hcpcs_code, evk.hcpcs_code_from) == ("C9079", "2021-07-01")
     assert kb.drugs["beovu"].model.hcpcs_code == "J0179"
+    assert kb.drugs["vyvgart"].model.ndcs == ["73475-3041-05"]
 
 
 def test_nc_payer_rules_cover_j9999_bulletins_through_the_db(built_db):
