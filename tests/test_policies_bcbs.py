@@ -19,6 +19,7 @@ BCBS_FILES = [
         "carefirst", "horizon-bcbs-nj", "horizon-nj-health", "bcbs-kansas", "bcbs-oklahoma",
         "bcbs-new-mexico", "bcbs-north-carolina", "bcbs-illinois", "blue-cross-nc-medicare-advantage",
         "premera", "bcbs-louisiana", "regence", "bcbs-tennessee", "bcbs-alabama", "bcbs-fep",
+        "blue-kc", "bcbs-texas", "independence-blue-cross",
     )
 ]
 
@@ -220,3 +221,15 @@ def test_alabama_portal_copy_is_secondary_but_the_rule_has_an_official_source(bu
     assert cits == {"bcbs-alabama-provider-administered-drug-review": "official",
                     "bcbs-alabama-draft-provider-administered-policies": "secondary"}
     assert _rule(built_db, "bcbs-tennessee--prior-auth-provider-administered-specialty")["has_official_source"] == 1
+
+
+@pytest.mark.asyncio
+async def test_more_prior_auth_by_list_texas_independence_blue_kc(ds):
+    rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J9999")}
+    for payer in ("bcbs-texas", "independence-blue-cross", "blue-kc"):
+        assert rows[payer]["requirement"] == "conditional", payer
+    assert "2022-08-01" in rows["bcbs-texas"]["summary"]
+
+
+def test_bcbs_texas_ndc_rule_cites_the_2011_billing_page(built_db):
+    assert "https://www.bcbstx.com/provider/news/ndc_billing.html" in _urls(built_db, "bcbs-texas--ndc")
