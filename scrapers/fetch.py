@@ -1,7 +1,9 @@
 """One polite HTTP fetcher for every scraper.
 
 - says who it is (a user agent naming payerkb and its URL),
-- obeys robots.txt (read once per host, with its Crawl-delay),
+- obeys robots.txt (read once per host, with its Crawl-delay), also for every redirect's target,
+- fetches only http(s) from public addresses (a redirect to loopback or a private network is refused),
+- caps each body's size and each request's total time (a server trickling a byte a second is cut off),
 - waits between two requests to the same host,
 - retries with backoff on 429 (honouring Retry-After), 5xx, timeouts and dropped connections,
 - asks with If-None-Match / If-Modified-Since and answers a 304 from its on-disk cache,
@@ -14,18 +16,25 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import hashlib
+import ipaddress
 import json
 import os
+import socket
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
 
+MAX_BODY_BYTES = 20 * 2**20
+MAX_ROBOTS_BYTES = 512 * 1024
+DEADLINE_SECONDS = 120.0
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 USER_AGENT = "payerkb/0.1 (+https://github.com/payerkb/payerkb; NOC drug billing rules knowledge base)"
 DEFAULT_CACHE = Path(".cache/scrapers")
 
@@ -89,6 +98,23 @@ class FetchRecord:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+
+def resolve_host(host: str) -> list[str]:
+    """The addresses a host name resolves to ([] when it does not resolve: the request will fail anyway)."""
+    try:
+        return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+    except (OSError, UnicodeError):
+        return []
+
+
+def _non_public(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
+            or ip.is_unspecified)
 
 
 def sha256(data: bytes) -> str:
@@ -169,6 +195,10 @@ class Fetcher:
         user_agent: str = USER_AGENT,
         min_interval: float = 2.0,
         timeout: tuple[float, float] = (10.0, 60.0),
+        max_bytes: int = MAX_BODY_BYTES,
+        deadline: float = DEADLINE_SECONDS,
+        max_redirects: int = MAX_REDIRECTS,
+        resolve: Callable[[str], list[str]] = resolve_host,
         retries: int = 3,
         backoff: float = 2.0,
         max_wait: float = 120.0,
@@ -184,6 +214,10 @@ class Fetcher:
         self.user_agent = user_agent
         self.min_interval = min_interval
         self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+        self.max_redirects = max_redirects
+        self.resolve = resolve
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
@@ -234,7 +268,24 @@ class Fetcher:
 
     # -- online -------------------------------------------------------------------------------
 
+    def _check_target(self, url: str, via: str | None = None) -> None:
+        """Only http(s), only public addresses; `via` names the page that redirected here."""
+        parts = urlsplit(url)
+        what = f"redirect from {via} to {url}" if via else url
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(url, f"{what}: only http and https are fetched, not {parts.scheme or 'no scheme'}:")
+        host = parts.hostname
+        if not host:
+            raise FetchError(url, f"{what}: no host in the URL")
+        if host == "localhost" or host.endswith(".localhost") or _non_public(host):
+            raise FetchError(url, f"{what}: refused, {host} is not a public address")
+        if via is not None or not _is_ip(host):
+            bad = [a for a in self.resolve(host) if _non_public(a)]
+            if bad:
+                raise FetchError(url, f"{what}: refused, {host} resolves to a non-public address ({bad[0]})")
+
     def _online(self, url: str, headers: dict, conditional: bool) -> Fetched:
+        self._check_target(url)
         if not self._allowed(url):
             raise FetchError(url, f"robots.txt of {urlsplit(url).netloc} disallows this URL for payerkb")
         cached = self.cache.get(url) if conditional else None
@@ -245,8 +296,10 @@ class Fetcher:
                 send["If-None-Match"] = info["etag"]
             if info.get("last_modified"):
                 send["If-Modified-Since"] = info["last_modified"]
-        response = self._request_with_retries(url, send)
+        started = self.clock()
+        response = self._follow(url, send)
         if response.status_code == 304:
+            response.close()
             if not cached:
                 raise FetchError(url, "server answered 304 Not Modified but nothing is cached", 304)
             info, content = cached
@@ -254,15 +307,57 @@ class Fetcher:
                            {"content-type": info.get("content_type") or ""},
                            changed=False, from_cache=True)
         if not 200 <= response.status_code < 300:
+            response.close()
             raise FetchError(url, f"HTTP {response.status_code} {response.reason or ''}".strip(),
                              response.status_code)
-        content = response.content
+        content = self._read_body(response, url, started, self.max_bytes)
         digest = sha256(content)
         fetched_at = now_iso()
         lower = {k.lower(): v for k, v in response.headers.items()}
         self.cache.put(url, response.status_code, lower, content, fetched_at)
         return Fetched(url, response.status_code, content, digest, fetched_at, lower,
                        changed=self._changed(url, digest))
+
+    def _follow(self, url: str, headers: dict) -> requests.Response:
+        """GET, following redirects ourselves: each target is checked against the address rules and
+        its own host's robots.txt before it is asked for."""
+        current = url
+        for _ in range(self.max_redirects + 1):
+            response = self._request_with_retries(current, headers)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return response
+            response.close()
+            target = urljoin(current, location)
+            self._check_target(target, via=current)
+            if not self._allowed(target):
+                raise FetchError(url, f"redirect to {target}: robots.txt of {urlsplit(target).netloc} disallows it")
+            current = target
+        raise FetchError(url, f"more than {self.max_redirects} redirects")
+
+    def _read_body(self, response: requests.Response, url: str, started: float, limit: int) -> bytes:
+        """The body, read in pieces, no more than `limit` bytes and no longer than the deadline."""
+        chunks, size = [], 0
+        try:
+            raw = response.raw
+            read = getattr(raw, "read1", None) or raw.read
+            while True:
+                piece = read(64 * 1024)
+                if not piece:
+                    break
+                size += len(piece)
+                if size > limit:
+                    raise FetchError(url, f"the response is larger than {limit // 1024} KiB; not read further")
+                chunks.append(piece)
+                if self.clock() - started > self.deadline:
+                    raise FetchError(url, f"the response took more than {self.deadline:.0f} s; not read further")
+        except requests.RequestException as exc:
+            raise FetchError(url, f"reading the response failed ({type(exc).__name__})") from None
+        except (OSError, ValueError) as exc:  # urllib3's protocol and decoding errors derive from these
+            raise FetchError(url, f"reading the response failed ({type(exc).__name__}: {exc})") from None
+        finally:
+            response.close()
+        return b"".join(chunks)
 
     def _changed(self, url: str, digest: str) -> bool:
         """Changed means: we logged this URL before, with other content (a first sighting is not a change)."""
@@ -275,13 +370,17 @@ class Fetcher:
         for attempt in range(self.retries + 1):
             self._wait_turn(url)
             try:
-                response = self.session.get(url, headers=headers, timeout=self.timeout)
+                response = self.session.get(url, headers=headers, timeout=self.timeout,
+                                            allow_redirects=False, stream=True)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 wait = self.backoff * 2 ** attempt
+            except requests.RequestException as exc:  # bad scheme or URL, too many redirects, bad chunking...
+                raise FetchError(url, f"{type(exc).__name__}: {exc}") from None
             else:
                 if response.status_code not in self.RETRY_STATUSES:
                     return response
+                response.close()
                 last_problem = f"HTTP {response.status_code}"
                 wait = self._retry_after(response) if response.status_code == 429 else None
                 if wait is None:
@@ -341,8 +440,9 @@ class Fetcher:
         parser = RobotFileParser(robots_url)
         try:
             self._wait_turn(robots_url)
-            response = self.session.get(robots_url, timeout=self.timeout)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+            started = self.clock()
+            response = self.session.get(robots_url, timeout=self.timeout, stream=True)
+        except requests.RequestException as exc:
             raise FetchError(robots_url, f"robots.txt could not be read ({type(exc).__name__}); "
                                          "not fetching from this host") from None
         if response.status_code in (401, 403):
@@ -353,12 +453,22 @@ class Fetcher:
             raise FetchError(robots_url, f"robots.txt answered HTTP {response.status_code}; "
                                          "not fetching from this host", response.status_code)
         else:
-            parser.parse(response.text.splitlines())
+            body = self._read_body(response, robots_url, started, MAX_ROBOTS_BYTES)
+            parser.parse(body.decode("utf-8", errors="replace").splitlines())
+        response.close()
         return parser
 
     def _record(self, url, status, digest, changed, from_cache, fixture, error) -> None:
         self.log.append(FetchRecord(self.scraper, url, now_iso(), status, digest, bool(changed),
                                     bool(from_cache), bool(fixture), error))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def read_fetch_log(path: Path) -> list[dict]:

@@ -59,6 +59,9 @@ def run_source(spec: registry.SourceSpec, fetcher: Fetcher, out_dir: Path, vocab
     except (FetchError, ParseError, UnsafeOutput, ValueError, KeyError, TypeError) as exc:
         report.status = "failed"
         report.message = f"{exc}; the last good records were kept"
+    except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
+        report.status = "failed"
+        report.message = f"unexpected {type(exc).__name__}: {exc}; the last good records were kept"
     finally:
         mine = fetcher.log[start:]
         report.fetched = len(mine)

@@ -24,12 +24,49 @@ BCBSM = registry.get("bcbsm-record-drug-pa")
 NOTICE_PAYERS = ("anthem-georgia", "anthem-ohio", "anthem-wisconsin", "anthem-connecticut", "bcbs-michigan")
 
 
+QALSODY = "id: qalsody\nbrand_name: Qalsody\ngeneric_name: tofersen\n"
+GEORGIA_RULES = """payer_id: anthem-georgia
+sources:
+  - id: anthem-ga-specialty-pharmacy-2023-08
+    url: https://providernews.anthem.com/georgia/articles/specialty-pharmacy-updates-for-august-2023-mac-1-14847
+    title: Specialty pharmacy updates, August 2023 (Anthem Georgia provider news)
+    publisher: Anthem Blue Cross and Blue Shield
+    doc_date: 2023-08-01
+    retrieved: 2026-12-02
+    kind: official
+drug_rules:
+  - id: qalsody-prior-auth
+    drug: qalsody
+    topic: prior_auth
+    codes: [J3490, J3590]
+    requirement: required
+    effective_from: 2023-11-01
+    criteria_id: CC-0237
+    sources:
+      - {ref: anthem-ga-specialty-pharmacy-2023-08, locator: prior authorization updates table}
+"""
+
+
 @pytest.fixture()
 def policies(tmp_path) -> Path:
     """A copy of policies/ that has every payer the notices speak for."""
     dest = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", dest)
     shutil.rmtree(dest / "scraped" / "drug-rules", ignore_errors=True)
+    # the drug knowledge these tests start from: one drug, one hand-written rule file (the sources
+    # the real drug files declare stay, in sources.yml, for the payer files that cite them)
+    kept = []
+    for folder in ("drugs", "drug-rules"):
+        for path in sorted((dest / folder).glob("*.yml")):
+            kept.extend((yaml.safe_load(path.read_text()) or {}).get("sources") or [])
+        shutil.rmtree(dest / folder)
+        (dest / folder).mkdir()
+    if kept:
+        existing = yaml.safe_load((dest / "sources.yml").read_text())["sources"] if (dest / "sources.yml").exists() else []
+        kept = [s for s in kept if s["id"] != "anthem-ga-specialty-pharmacy-2023-08"]
+        (dest / "sources.yml").write_text(yaml.safe_dump({"sources": existing + kept}, sort_keys=False))
+    (dest / "drugs" / "qalsody.yml").write_text(QALSODY)
+    (dest / "drug-rules" / "anthem-georgia.yml").write_text(GEORGIA_RULES)
     for payer in NOTICE_PAYERS:
         path = dest / "payers" / f"{payer}.yml"
         if not path.exists():
@@ -107,7 +144,7 @@ def _anthem_web(mock, replace: dict[str, str] | None = None):
 def test_a_notice_that_stops_parsing_fails_loudly_and_keeps_the_last_good_candidates(tmp_path, policies):
     out = tmp_path / "scraped"
     vocab = Vocabulary.from_policies(policies)
-    fetcher = lambda: Fetcher(cache=ResponseCache(tmp_path / "cache"), sleep=lambda s: None, min_interval=0, known_hashes={})  # noqa: E731
+    fetcher = lambda: Fetcher(cache=ResponseCache(tmp_path / "cache"), sleep=lambda s: None, min_interval=0, known_hashes={}, resolve=lambda host: [])  # noqa: E731
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         _anthem_web(mock)
         first = run_source(ANTHEM, fetcher(), out, vocab)

@@ -36,6 +36,7 @@ def clock():
 def make(tmp_path, clock):
     def _make(**kwargs) -> Fetcher:
         kwargs.setdefault("cache", ResponseCache(tmp_path / "cache"))
+        kwargs.setdefault("resolve", lambda host: [])  # no DNS from tests
         return Fetcher(sleep=clock.sleep, clock=clock.clock, min_interval=2.0, backoff=2.0, **kwargs)
     return _make
 

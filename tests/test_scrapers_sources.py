@@ -28,7 +28,7 @@ def offline(tmp_path, *names, out=None):
 
 def online_fetcher(tmp_path, out):
     return Fetcher(cache=ResponseCache(tmp_path / "cache"), sleep=lambda s: None, min_interval=0,
-                   known_hashes={})
+                   known_hashes={}, resolve=lambda host: [])
 
 
 def test_every_source_runs_offline_from_its_fixtures(tmp_path):
