@@ -172,3 +172,14 @@ def test_minnesota_ndc_from_2008(built_db):
     assert set(json.loads(ndc["ndc_unit_qualifiers"])) == {"UN", "ML"}
     assert _rule(built_db, "medicaid-mn--units-hcpcs-vs-ndc")["unit_rule"] == "per_descriptor"
     assert _rule(built_db, "medicaid-mn--coding-compound-lines")["as_of"] == "2018-02-13"
+
+
+# --- Montana -------------------------------------------------------------------------------------
+
+def test_montana_ndc_units_and_340b(built_db):
+    ndc = _rule(built_db, "medicaid-mt--ndc")
+    assert set(json.loads(ndc["ndc_unit_qualifiers"])) == {"F2", "GR", "ML", "UN"}
+    assert ndc["ndc_format"] == "11_digit_no_separators"
+    assert "http://medicaidprovider.mt.gov/claimsinstructions" in _urls(built_db, "medicaid-mt--ndc")
+    assert _rule(built_db, "medicaid-mt--prior-auth-nonrebatable")["requirement"] == "conditional"
+    assert "acquisition cost" in _rule(built_db, "medicaid-mt--pricing-340b-acquisition-cost")["summary"]
