@@ -1,0 +1,125 @@
+"""Medicaid managed-care plans (Molina, CareSource, AmeriHealth Caritas, Centene plans, Elevance's
+Medicaid brands, BCBSIL Medicaid, Texas and California local plans), checked through the built
+database; drug rules, which the build does not load yet, through db.validate.load_policies."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import POLICIES
+
+
+def _rows(db: Path, sql: str, *params) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+async def _canned(ds, name: str, **params) -> list[dict]:
+    qs = "&".join(f"{k}={v}" for k, v in params.items())
+    r = await ds.client.get(f"/payerkb/{name}.json?_shape=array&{qs}")
+    assert r.status_code == 200, r.text[:300]
+    return r.json()
+
+
+def _rule(db: Path, payer: str, key: str) -> dict:
+    [row] = _rows(db, "select * from rules where payer_id = ? and rule_key = ?", payer, key)
+    return row
+
+
+def _urls(db: Path, rule_id: str) -> set[str]:
+    return {r["url"] for r in _rows(db, "select url from rule_citations where rule_id = ?", rule_id)}
+
+
+def _drug_rules(payer: str) -> dict:
+    from db.validate import load_policies
+
+    kb, _ = load_policies(POLICIES)
+    [f] = [f for f in kb.drug_rules if f.model.payer_id == payer]
+    return kb, {r.id: r for r in f.model.drug_rules}
+
+
+NEW_MCOS = {
+    "bcbs-illinois-medicaid": "IL",
+    "caresource-ohio": "OH",
+    "amerihealth-caritas-nh": "NH",
+    "community-first-health-plans": "TX",
+    "buckeye-health-plan": "OH",
+    "anthem-blue-cross-ca-medi-cal": "CA",
+}
+
+
+def test_new_mcos_are_medicaid_mcos_in_their_state(built_db):
+    payers = {r["id"]: r for r in _rows(built_db, "select * from payers where payer_type = 'medicaid_mco'")}
+    for pid, state in NEW_MCOS.items():
+        assert pid in payers, pid
+        assert json.loads(payers[pid]["states"]) == [state], pid
+
+
+def test_bcbsil_medicaid_ndc_check_changed_on_2019_07_25(built_db):
+    now = _rule(built_db, "bcbs-illinois-medicaid", "ndc")
+    old = _rule(built_db, "bcbs-illinois-medicaid", "ndc-medispan-all-lines")
+    assert (now["requirement"], now["effective_from"], now["status"]) == ("required", "2019-07-25", "sourced")
+    assert (old["status"], old["effective_to"]) == ("superseded", "2019-07-24")
+    assert "https://www.bcbsilcommunications.com/newsletters/br/2019/sept/gov_programs.html" in _urls(built_db, now["id"])
+    assert "rebate" in now["summary"].lower()
+    sub = _rule(built_db, "bcbs-illinois-medicaid", "submission-ndc-rejects")
+    assert sub["effective_from"] == "2019-03-01" and "STC12" in sub["summary"]
+
+
+def test_caresource_ohio_specialty_claims_need_jcode_ndc_and_rev_636(built_db):
+    ndc = _rule(built_db, "caresource-ohio", "ndc")
+    assert ndc["requirement"] == "required" and "636" in ndc["summary"]
+    assert _urls(built_db, ndc["id"]) == {"https://www.caresource.com/oh/providers/education/patient-care/pharmacy/medicaid/"}
+    spbm = _rule(built_db, "caresource-ohio", "submission-pharmacy-billers")
+    assert (spbm["requirement"], spbm["effective_from"]) == ("conditional", "2022-10-01")
+    assert _rule(built_db, "caresource-ohio", "prior-auth-specialty")["requirement"] == "conditional"
+
+
+@pytest.mark.asyncio
+async def test_amerihealth_caritas_nh_invoice_goes_as_275_with_code_06(ds, built_db):
+    rows = {r["payer_id"]: r for r in await _canned(ds, "invoice_required_by_threshold", code="J3490")}
+    nh = rows["amerihealth-caritas-nh"]
+    assert nh["requirement"] == "conditional" and nh["threshold_usd"] is None
+    assert "no dollar threshold" in nh["summary"] and "87716" in nh["summary"]
+    rule = _rule(built_db, "amerihealth-caritas-nh", "invoice-275-attachment")
+    assert rule["submission_channel"] == "electronic"
+    assert {"cms1500-item19", "ub04-fl80"} <= set(json.loads(rule["claim_field"]))
+
+
+@pytest.mark.asyncio
+async def test_community_first_ndc_rule_covers_unlisted_codes(ds, built_db):
+    rows = await _canned(ds, "rules_for_payer_and_code", payer="community-first-health-plans", code="J3490")
+    ndc = [r for r in rows if r["topic"] == "ndc"]
+    assert [(r["requirement"], r["status"]) for r in ndc] == [("required", "sourced")]
+    assert ndc[0]["source_urls"] == "https://communityfirsthealthplans.com/hhsc-news/provider-notice-ndc-billing-guidelines"
+    assert "unlisted" in ndc[0]["summary"]
+
+
+def test_buckeye_riabni_on_j3590_needs_prior_auth_from_2021_12_01(built_db):
+    pa = _rule(built_db, "buckeye-health-plan", "prior-auth-drug-list")
+    assert pa["requirement"] == "conditional"
+    kb, rules = _drug_rules("buckeye-health-plan")
+    r = rules["riabni-prior-auth-2021-12-01"]
+    assert (r.drug, r.codes, str(r.effective_from), r.requirement) == ("riabni", ["J3590"], "2021-12-01", "required")
+    assert kb.sources[r.sources[0].ref][0].url.startswith("https://www.buckeyehealthplan.com/")
+
+
+@pytest.mark.asyncio
+async def test_anthem_medi_cal_noc_drugs_need_prior_auth_from_2021_07_01(ds):
+    for code in ("J3490", "J9999", "C9399"):
+        rows = [r for r in await _canned(ds, "prior_auth_for_code", code=code) if r["payer_id"] == "anthem-blue-cross-ca-medi-cal"]
+        assert [(r["requirement"], r["effective_from"]) for r in rows] == [("conditional", "2021-07-01")], code
+    kb, rules = _drug_rules("anthem-blue-cross-ca-medi-cal")
+    got = {r.drug: (r.codes, r.criteria_id) for r in rules.values()}
+    assert got["monjuvi"] == (["J3490", "J3590", "J9999"], "ING-CC-0180")
+    assert got["tecartus"] == (["J9999"], "ING-CC-0168")
+    assert got["veklury"] == (["J3490"], "ING-CC-0181")
+    assert {str(r.effective_from) for r in rules.values()} == {"2021-07-01"}
+    assert len(rules) == 7
