@@ -233,3 +233,25 @@ async def test_more_prior_auth_by_list_texas_independence_blue_kc(ds):
 
 def test_bcbs_texas_ndc_rule_cites_the_2011_billing_page(built_db):
     assert "https://www.bcbstx.com/provider/news/ndc_billing.html" in _urls(built_db, "bcbs-texas--ndc")
+
+
+def test_bcbsm_medicare_advantage_drug_rules_on_j3590_from_2020():
+    from db.validate import load_policies
+
+    kb, _ = load_policies(POLICIES)
+    [rules_file] = [f for f in kb.drug_rules if f.model.payer_id == "bcbs-michigan-medicare-advantage"]
+    rules = {r.drug: r for r in rules_file.model.drug_rules}
+    assert {d: (r.codes, r.effective_from) for d, r in rules.items()} == {
+        "abicipar-pegol": (["J3590"], "2020-07-09"),
+        "roctavian": (["J3590"], "2020-08-21"),
+        "uplizna": (["J3590"], "2020-08-21"),
+    }
+    src = kb.sources[rules["uplizna"].sources[0].ref][0]
+    assert src.url.endswith("/the_record/2020/aug/Record_0820l.shtml") and src.undated
+
+
+def test_bcbsm_medicare_advantage_is_its_own_payer(built_db):
+    [payer] = _rows(built_db, "select payer_type from payers where id = 'bcbs-michigan-medicare-advantage'")
+    assert payer["payer_type"] == "medicare_advantage"
+    rule = _rule(built_db, "bcbs-michigan-medicare-advantage--prior-auth-part-b-specialty-drugs")
+    assert rule["requirement"] == "conditional" and "NovoLogix" in rule["summary"]
