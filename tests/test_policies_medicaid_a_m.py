@@ -183,3 +183,19 @@ def test_montana_ndc_units_and_340b(built_db):
     assert "http://medicaidprovider.mt.gov/claimsinstructions" in _urls(built_db, "medicaid-mt--ndc")
     assert _rule(built_db, "medicaid-mt--prior-auth-nonrebatable")["requirement"] == "conditional"
     assert "acquisition cost" in _rule(built_db, "medicaid-mt--pricing-340b-acquisition-cost")["summary"]
+
+
+# --- DC and Hawaii -------------------------------------------------------------------------------
+
+def test_dc_ndc_from_the_oig_audit(built_db):
+    ndc = _rule(built_db, "medicaid-dc--ndc")
+    assert "June 2008" in ndc["summary"]
+    assert ndc["effective_from"] is None
+    assert any("oig.hhs.gov" in u for u in _urls(built_db, "medicaid-dc--ndc"))
+
+
+def test_hawaii_invoice_needed_without_wac(built_db):
+    inv = _rule(built_db, "medicaid-hi--invoice-no-wac")
+    assert (inv["topic"], inv["requirement"], inv["threshold_usd"]) == ("invoice", "conditional", None)
+    assert "no dollar threshold" in inv["summary"]
+    assert _rule(built_db, "medicaid-hi--pricing-lower-of-invoice")["pricing_basis"] == "invoice"
