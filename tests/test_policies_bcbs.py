@@ -245,6 +245,13 @@ def test_bcbsm_medicare_advantage_drug_rules_on_j3590_from_2020():
         "abicipar-pegol": (["J3590"], "2020-07-09"),
         "roctavian": (["J3590"], "2020-08-21"),
         "uplizna": (["J3590"], "2020-08-21"),
+        "beovu": (["J3490", "C9399"], "2020-02-03"),
+        "zolgensma": (["J3590"], "2020-02-03"),
+        "skyrizi": (["J3590"], "2020-02-03"),
+        "spravato": (["J3490"], "2020-02-03"),
+        "adakveo": (["J3590"], "2020-03-16"),
+        "scenesse": (["J3490"], "2020-03-16"),
+        "reblozyl": (["J3490"], "2020-03-16"),
     }
     src = kb.sources[rules["uplizna"].sources[0].ref][0]
     assert src.url.endswith("/the_record/2020/aug/Record_0820l.shtml") and src.undated
