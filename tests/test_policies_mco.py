@@ -52,6 +52,8 @@ NEW_MCOS = {
     "community-first-health-plans": "TX",
     "buckeye-health-plan": "OH",
     "anthem-blue-cross-ca-medi-cal": "CA",
+    "health-plan-of-san-joaquin": "CA",
+    "health-net-ca-medi-cal": "CA",
 }
 
 
@@ -123,3 +125,26 @@ async def test_anthem_medi_cal_noc_drugs_need_prior_auth_from_2021_07_01(ds):
     assert got["veklury"] == (["J3490"], "ING-CC-0181")
     assert {str(r.effective_from) for r in rules.values()} == {"2021-07-01"}
     assert len(rules) == 7
+
+
+@pytest.mark.asyncio
+async def test_hpsj_oncology_prior_auth_ndc_and_xacduro_on_j3490(ds, built_db):
+    onc = _rule(built_db, "health-plan-of-san-joaquin", "prior-auth-oncology-drugs")
+    assert (onc["requirement"], onc["effective_from"]) == ("conditional", "2021-06-01")
+    assert _urls(built_db, onc["id"]) == {"https://www.hpsj.com/reminder-and-support-from-hpsj/"}
+    rows = [r for r in await _canned(ds, "prior_auth_for_code", code="J3490") if r["payer_id"] == "health-plan-of-san-joaquin"]
+    assert {(r["requirement"], r["effective_from"]) for r in rows} == {("conditional", "2021-06-01"), ("conditional", "2024-12-09")}
+    assert _rule(built_db, "health-plan-of-san-joaquin", "ndc")["requirement"] == "required"
+    kb, rules = _drug_rules("health-plan-of-san-joaquin")
+    r = rules["xacduro-prior-auth-2024-12-09"]
+    assert (r.codes, str(r.effective_from), r.criteria_id) == (["J3490"], "2024-12-09", "UM06")
+    assert str(kb.sources[r.sources[0].ref][0].doc_date) == "2024-09-30"
+
+
+def test_health_net_medi_cal_contests_claims_without_a_valid_ndc_hcpcs_pair(built_db):
+    ndc = _rule(built_db, "health-net-ca-medi-cal", "ndc")
+    assert ndc["requirement"] == "required" and "contest" in ndc["summary"]
+    assert "crossover" in ndc["summary"]
+    [url] = _urls(built_db, ndc["id"])
+    assert url.startswith("https://providerlibrary.healthnetcalifornia.com/medi-cal/")
+    assert _rule(built_db, "health-net-ca-medi-cal", "coding-ndc-hcpcs-pair")["topic"] == "coding"
