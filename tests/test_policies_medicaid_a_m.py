@@ -199,3 +199,19 @@ def test_hawaii_invoice_needed_without_wac(built_db):
     assert (inv["topic"], inv["requirement"], inv["threshold_usd"]) == ("invoice", "conditional", None)
     assert "no dollar threshold" in inv["summary"]
     assert _rule(built_db, "medicaid-hi--pricing-lower-of-invoice")["pricing_basis"] == "invoice"
+
+
+# --- Massachusetts and Delaware ------------------------------------------------------------------
+
+def test_masshealth_individual_consideration_needs_the_invoice(built_db):
+    inv = _rule(built_db, "medicaid-ma--invoice-individual-consideration")
+    assert (inv["requirement"], inv["threshold_usd"], inv["as_of"]) == ("conditional", None, "2022-01-21")
+    assert "no dollar threshold" in inv["summary"]
+    assert _rule(built_db, "medicaid-ma--narrative-individual-consideration")["topic"] == "narrative"
+
+
+def test_delaware_pays_pads_from_the_medicare_part_b_file(built_db):
+    pricing = _rule(built_db, "medicaid-de--pricing-medicare-part-b-rate")
+    assert (pricing["pricing_basis"], pricing["percent"]) == ("asp", None)
+    assert "ASP + 8%" in pricing["summary"]
+    assert pricing["as_of"] == "2023-11-01"  # the final order, not the 2025 proposal
