@@ -85,6 +85,7 @@ def test_bcbs_michigan_drug_rules_name_the_noc_codes_and_start_dates():
     assert (rules["cinqair"].codes, rules["cinqair"].effective_from) == (["J3490", "J3590"], "2016-06-01")
     assert (rules["kymriah"].codes, rules["kymriah"].effective_from) == (["J3490", "J3590", "J9999"], "2017-12-01")
     assert (rules["khapzory"].codes, rules["khapzory"].effective_from) == (["J3490"], "2019-07-01")
+    assert (rules["onpattro"].codes, rules["onpattro"].effective_from) == (["J3490"], "2018-12-01")
     assert all(r.topic == "prior_auth" and r.requirement == "required" for r in rules.values())
     src = kb.sources[rules["kymriah"].sources[0].ref][0]
     assert src.url.endswith("/the_record/2017/record_1117/Record_1117r.shtml") and src.kind == "official"
@@ -252,7 +253,13 @@ def test_bcbsm_medicare_advantage_drug_rules_on_j3590_from_2020():
         "adakveo": (["J3590"], "2020-03-16"),
         "scenesse": (["J3490"], "2020-03-16"),
         "reblozyl": (["J3490"], "2020-03-16"),
+        "tecartus": (["J9999"], "2021-01-01"),
+        "viltepso": (["J3490", "J3590"], "2021-01-01"),
+        "susvimo": (["J3590"], "2021-12-27"),
+        "tegsedi": (["J3490"], "2021-12-01"),
+        "ocrevus": (["J3590"], "2018-02-12"),
     }
+    assert rules["tegsedi"].requirement == "not_required"  # taken off the list from that date
     src = kb.sources[rules["uplizna"].sources[0].ref][0]
     assert src.url.endswith("/the_record/2020/aug/Record_0820l.shtml") and src.undated
 
@@ -262,3 +269,13 @@ def test_bcbsm_medicare_advantage_is_its_own_payer(built_db):
     assert payer["payer_type"] == "medicare_advantage"
     rule = _rule(built_db, "bcbs-michigan-medicare-advantage--prior-auth-part-b-specialty-drugs")
     assert rule["requirement"] == "conditional" and "NovoLogix" in rule["summary"]
+
+
+def test_blue_care_network_drug_rules_start_a_month_before_the_ppo():
+    from db.validate import load_policies
+
+    kb, _ = load_policies(POLICIES)
+    [bcn] = [f for f in kb.drug_rules if f.model.payer_id == "blue-care-network-michigan"]
+    rules = {r.drug: r for r in bcn.model.drug_rules}
+    assert (rules["onpattro"].codes, rules["onpattro"].effective_from) == (["J3490"], "2018-11-01")
+    assert (rules["poteligeo"].codes, rules["poteligeo"].effective_from) == (["J9999"], "2018-11-01")
