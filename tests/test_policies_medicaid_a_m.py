@@ -215,3 +215,12 @@ def test_delaware_pays_pads_from_the_medicare_part_b_file(built_db):
     assert (pricing["pricing_basis"], pricing["percent"]) == ("asp", None)
     assert "ASP + 8%" in pricing["summary"]
     assert pricing["as_of"] == "2023-11-01"  # the final order, not the 2025 proposal
+
+
+# --- Missouri (existing program, more rules) -----------------------------------------------------
+
+def test_missouri_office_drugs_go_to_the_pharmacy_program(built_db):
+    sub = _rule(built_db, "medicaid-mo--submission-pharmacy-claim")
+    assert (sub["topic"], sub["effective_from"]) == ("submission", "2009-10-01")
+    assert "https://dss.mo.gov/mhd/cs/pharmacy/pages/mcpharmcob.htm" in _urls(built_db, "medicaid-mo--submission-pharmacy-claim")
+    assert "5-4-2" in _rule(built_db, "medicaid-mo--ndc")["summary"]
