@@ -41,7 +41,7 @@ def _one(kb, payer, drug, topic="prior_auth"):
 
 def test_counts_per_state(kb):
     counts = {p: len(f.model.drug_rules) for p, f in _files(kb).items()}
-    assert sum(counts.values()) >= 110
+    assert sum(counts.values()) >= 125
     assert counts["anthem-georgia"] >= 20 and counts["anthem-virginia"] >= 20
     assert {"anthem-connecticut", "anthem-indiana", "anthem-maine", "anthem-new-hampshire", "anthem-new-york",
             "anthem-ohio", "anthem-wisconsin"} <= set(counts)
@@ -90,6 +90,9 @@ def test_specific_rows(kb):
     assert str(nex.effective_from) == "2022-03-01" and nex.criteria_id == "ING-CC-0018"
     padcev = _one(kb, "anthem-connecticut", "padcev")
     assert padcev.codes == ["C9399"] and "J9309" in padcev.note  # the specific code stays out of codes
+    cabenuva = _one(kb, "anthem-maine", "cabenuva")
+    assert (str(cabenuva.effective_from), cabenuva.criteria_id, cabenuva.codes) == ("2021-09-01", "ING-CC-0194", ["J3490"])
+    assert str(_one(kb, "anthem-maine", "idose-tr", "quantity_limit").effective_from) == "2024-08-01"
     xembify = _one(kb, "anthem-georgia", "xembify")
     assert "AIM Specialty Health" in xembify.reviewer and str(xembify.effective_from) == "2020-07-01"
 
