@@ -224,3 +224,12 @@ def test_missouri_office_drugs_go_to_the_pharmacy_program(built_db):
     assert (sub["topic"], sub["effective_from"]) == ("submission", "2009-10-01")
     assert "https://dss.mo.gov/mhd/cs/pharmacy/pages/mcpharmcob.htm" in _urls(built_db, "medicaid-mo--submission-pharmacy-claim")
     assert "5-4-2" in _rule(built_db, "medicaid-mo--ndc")["summary"]
+
+
+def test_illinois_hand_priced_drugs_one_unit_and_invoice(built_db):
+    units = _rule(built_db, "medicaid-il--units-hand-priced-drugs")
+    assert (units["unit_rule"], units["as_of"]) == ("one_unit", "2017-02-03")
+    inv = _rule(built_db, "medicaid-il--invoice-note-x")
+    assert (inv["submission_channel"], inv["threshold_usd"]) == ("paper", None)
+    assert set(json.loads(_rule(built_db, "medicaid-il--narrative-hand-priced-drugs")["narrative_elements"])) == {
+        "drug_name", "strength", "dose"}
