@@ -279,3 +279,11 @@ def test_blue_care_network_drug_rules_start_a_month_before_the_ppo():
     rules = {r.drug: r for r in bcn.model.drug_rules}
     assert (rules["onpattro"].codes, rules["onpattro"].effective_from) == (["J3490"], "2018-11-01")
     assert (rules["poteligeo"].codes, rules["poteligeo"].effective_from) == (["J9999"], "2018-11-01")
+
+
+@pytest.mark.asyncio
+async def test_carefirst_premera_and_south_carolina_gate_medical_benefit_drugs(ds):
+    rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J3590")}
+    assert rows["carefirst"]["requirement"] == "conditional" and "2018-05-02" in rows["carefirst"]["summary"]
+    assert (rows["premera"]["requirement"], rows["premera"]["effective_from"]) == ("conditional", "2022-01-01")
+    assert (rows["bcbs-south-carolina"]["requirement"], rows["bcbs-south-carolina"]["effective_from"]) == ("conditional", "2016-06-01")
