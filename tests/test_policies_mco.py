@@ -54,6 +54,7 @@ NEW_MCOS = {
     "anthem-blue-cross-ca-medi-cal": "CA",
     "health-plan-of-san-joaquin": "CA",
     "health-net-ca-medi-cal": "CA",
+    "molina-new-york": "NY",
 }
 
 
@@ -148,3 +149,25 @@ def test_health_net_medi_cal_contests_claims_without_a_valid_ndc_hcpcs_pair(buil
     [url] = _urls(built_db, ndc["id"])
     assert url.startswith("https://providerlibrary.healthnetcalifornia.com/medi-cal/")
     assert _rule(built_db, "health-net-ca-medi-cal", "coding-ndc-hcpcs-pair")["topic"] == "coding"
+
+
+@pytest.mark.asyncio
+async def test_molina_j3591_prior_auth_from_2019_04_01_for_all_molina_plans(ds, built_db):
+    rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J3591") if r["payer_id"].startswith("molina-")}
+    for pid in ("molina-new-york", "molina-new-mexico"):
+        assert (rows[pid]["requirement"], rows[pid]["effective_from"]) == ("required", "2019-04-01"), pid
+    [src] = _rows(built_db, "select * from sources where id = 'molina-new-york-mhi-2019-q2-updates-copy'")
+    assert src["kind"] == "secondary" and src["doc_date"] == "2019-03-27"
+    ny = _rule(built_db, "molina-new-york", "prior-auth-pad-matrix")
+    assert (ny["requirement"], ny["effective_from"], ny["has_official_source"]) == ("conditional", "2020-07-01", 0)
+
+
+def test_owned_plans_gained_prior_auth_rules(built_db):
+    tchp = _rule(built_db, "texas-childrens-health-plan", "prior-auth-high-cost-injectables")
+    assert (tchp["threshold_usd"], tchp["effective_from"]) == (50000, "2019-01-01")
+    assert _urls(built_db, tchp["id"]) == {"https://www.texaschildrenshealthplan.org/2019/02/01/provider-alert-prior-authorization-alert"}
+    mfc = _rule(built_db, "medstar-family-choice", "prior-auth-high-cost-medications")
+    assert mfc["requirement"] == "conditional" and mfc["threshold_usd"] is None and "$500,000" in mfc["summary"]
+    icr = _rule(built_db, "unicare-wv", "submission-prior-auth-icr")
+    assert (icr["requirement"], icr["effective_from"]) == ("required", "2024-07-01")
+    assert _rule(built_db, "unicare-wv", "prior-auth-pad")["requirement"] == "conditional"

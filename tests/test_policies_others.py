@@ -63,10 +63,11 @@ async def test_pricing_at_a_percentage_of_wac_or_awp_answers_with_the_percent(ds
 @pytest.mark.asyncio
 async def test_texas_childrens_prior_auth_threshold_is_by_code(ds):
     j3490 = [r for r in await _canned(ds, "prior_auth_for_code", code="J3490") if r["payer_id"] == "texas-childrens-health-plan"]
-    assert [(r["requirement"], r["threshold_usd"], r["effective_from"]) for r in j3490] == [("conditional", 5000, "2023-06-08")]
+    assert sorted((r["requirement"], r["threshold_usd"], r["effective_from"]) for r in j3490) == [
+        ("conditional", 5000, "2023-06-08"), ("conditional", 50000, "2019-01-01")]  # 2019 list: injectables > $50,000
     for code in ("J3590", "J9999", "C9399"):
         rows = [r for r in await _canned(ds, "prior_auth_for_code", code=code) if r["payer_id"] == "texas-childrens-health-plan"]
-        assert [(r["requirement"], r["threshold_usd"]) for r in rows] == [("required", None)], code
+        assert sorted((r["requirement"], r["threshold_usd"] or 0) for r in rows) == [("conditional", 50000), ("required", 0)], code
 
 
 @pytest.mark.asyncio
