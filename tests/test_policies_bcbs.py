@@ -287,3 +287,15 @@ async def test_carefirst_premera_and_south_carolina_gate_medical_benefit_drugs(d
     assert rows["carefirst"]["requirement"] == "conditional" and "2018-05-02" in rows["carefirst"]["summary"]
     assert (rows["premera"]["requirement"], rows["premera"]["effective_from"]) == ("conditional", "2022-01-01")
     assert (rows["bcbs-south-carolina"]["requirement"], rows["bcbs-south-carolina"]["effective_from"]) == ("conditional", "2016-06-01")
+
+
+def test_horizon_nj_health_ndc_edits_carry_their_denial_codes(built_db):
+    rule = _rule(built_db, "horizon-nj-health--ndc")
+    assert set(json.loads(rule["denial_codes"])) == {"CO-16", "M119"}
+    assert "N362" in rule["note"]
+
+
+def test_bcbs_illinois_asks_for_the_outer_package_ndc(built_db):
+    rule = _rule(built_db, "bcbs-illinois--ndc")
+    assert "outer package" in rule["note"]
+    assert "https://www.bcbsilcommunications.com/newsletters/br/2020/july/avoid_national_drug.html" in _urls(built_db, rule["id"])
