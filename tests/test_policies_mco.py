@@ -55,6 +55,9 @@ NEW_MCOS = {
     "health-plan-of-san-joaquin": "CA",
     "health-net-ca-medi-cal": "CA",
     "molina-new-york": "NY",
+    "optima-health": "VA",
+    "louisiana-healthcare-connections": "LA",
+    "cencal-health": "CA",
 }
 
 
@@ -171,3 +174,23 @@ def test_owned_plans_gained_prior_auth_rules(built_db):
     icr = _rule(built_db, "unicare-wv", "submission-prior-auth-icr")
     assert (icr["requirement"], icr["effective_from"]) == ("required", "2024-07-01")
     assert _rule(built_db, "unicare-wv", "prior-auth-pad")["requirement"] == "conditional"
+
+
+@pytest.mark.asyncio
+async def test_optima_needs_an_ndc_on_every_miscellaneous_drug_code_from_2006(ds, built_db):
+    rows = await _canned(ds, "rules_for_payer_and_code", payer="optima-health", code="J3490")
+    by_topic = {r["topic"]: r for r in rows}
+    assert (by_topic["ndc"]["requirement"], by_topic["ndc"]["effective_from"]) == ("required", "2006-04-01")
+    assert by_topic["ndc"]["source_urls"].endswith("/News/Archive/AWPFlashFax.htm")
+    assert "00-000-000-0000" in by_topic["coding"]["summary"]
+    assert by_topic["pricing"]["requirement"] == "unknown"  # the notice gives no pricing basis
+
+
+def test_lhc_340b_modifier_rule_from_2026_and_specialty_prior_auth(built_db):
+    mod = _rule(built_db, "louisiana-healthcare-connections", "modifiers-340b-pad")
+    assert (mod["requirement"], mod["effective_from"]) == ("required", "2026-01-01")
+    [src] = _rows(built_db, "select * from rule_citations where rule_id = ?", mod["id"])
+    assert (src["doc_date"], src["kind"]) == ("2025-09-23", "official")
+    assert _rule(built_db, "louisiana-healthcare-connections", "prior-auth-specialty-drugs")["requirement"] == "conditional"
+    tar = _rule(built_db, "cencal-health", "prior-auth-pad-tar")
+    assert tar["requirement"] == "conditional" and "TAR" in tar["summary"]
