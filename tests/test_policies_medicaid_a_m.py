@@ -233,3 +233,10 @@ def test_illinois_hand_priced_drugs_one_unit_and_invoice(built_db):
     assert (inv["submission_channel"], inv["threshold_usd"]) == ("paper", None)
     assert set(json.loads(_rule(built_db, "medicaid-il--narrative-hand-priced-drugs")["narrative_elements"])) == {
         "drug_name", "strength", "dose"}
+
+
+def test_colorado_pad_records_kept_six_years(built_db):
+    doc = _rule(built_db, "medicaid-co--documentation-pad-records")
+    assert doc["topic"] == "documentation"
+    assert "six years" in doc["summary"]
+    assert "https://www.colorado.gov/pacific/hcpf/pad-manual" in _urls(built_db, "medicaid-co--documentation-pad-records")
