@@ -14,13 +14,14 @@ from conftest import POLICIES
 
 BCBS_FILES = [
     POLICIES / "payers" / f"{p}.yml"
-    for p in (
+    for p in dict.fromkeys((
         "bcbs-michigan", "blue-care-network-michigan", "bcbs-rhode-island", "bcbs-south-carolina",
         "carefirst", "horizon-bcbs-nj", "horizon-nj-health", "bcbs-kansas", "bcbs-oklahoma",
         "bcbs-new-mexico", "bcbs-north-carolina", "bcbs-illinois", "blue-cross-nc-medicare-advantage",
         "premera", "bcbs-louisiana", "regence", "bcbs-tennessee", "bcbs-alabama", "bcbs-fep",
-        "blue-kc", "bcbs-texas", "independence-blue-cross",
-    )
+        "blue-kc", "bcbs-texas", "independence-blue-cross", "bcbs-massachusetts", "excellus",
+        "carefirst", "premera", "bcbs-south-carolina", "horizon-bcbs-nj", "horizon-nj-health",
+    ))
 ]
 
 
@@ -299,3 +300,10 @@ def test_bcbs_illinois_asks_for_the_outer_package_ndc(built_db):
     rule = _rule(built_db, "bcbs-illinois--ndc")
     assert "outer package" in rule["note"]
     assert "https://www.bcbsilcommunications.com/newsletters/br/2020/july/avoid_national_drug.html" in _urls(built_db, rule["id"])
+
+
+@pytest.mark.asyncio
+async def test_massachusetts_and_excellus_gate_medical_drugs_by_policy_list(ds):
+    rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="C9399")}
+    assert (rows["bcbs-massachusetts"]["requirement"], rows["bcbs-massachusetts"]["effective_from"]) == ("conditional", "2015-07-01")
+    assert rows["excellus"]["requirement"] == "conditional" and "Clinical Review Prior Authorization" in rows["excellus"]["summary"]
