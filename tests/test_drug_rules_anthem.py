@@ -41,9 +41,9 @@ def _one(kb, payer, drug, topic="prior_auth"):
 
 def test_counts_per_state(kb):
     counts = {p: len(f.model.drug_rules) for p, f in _files(kb).items()}
-    assert sum(counts.values()) >= 125
+    assert sum(counts.values()) >= 145
     assert counts["anthem-georgia"] >= 20 and counts["anthem-virginia"] >= 20
-    assert {"anthem-connecticut", "anthem-indiana", "anthem-maine", "anthem-new-hampshire", "anthem-new-york",
+    assert {"anthem-connecticut", "anthem-indiana", "anthem-kentucky", "anthem-maine", "anthem-new-hampshire", "anthem-new-york",
             "anthem-ohio", "anthem-wisconsin"} <= set(counts)
 
 
@@ -93,6 +93,13 @@ def test_specific_rows(kb):
     cabenuva = _one(kb, "anthem-maine", "cabenuva")
     assert (str(cabenuva.effective_from), cabenuva.criteria_id, cabenuva.codes) == ("2021-09-01", "ING-CC-0194", ["J3490"])
     assert str(_one(kb, "anthem-maine", "idose-tr", "quantity_limit").effective_from) == "2024-08-01"
+    # the same June 2021 notice, recorded separately from Kentucky's, Virginia's and Maine's own pages
+    for payer in ("anthem-kentucky", "anthem-virginia", "anthem-maine"):
+        pepaxto = _one(kb, payer, "pepaxto")
+        assert (str(pepaxto.effective_from), pepaxto.criteria_id) == ("2021-09-01", "ING-CC-0191")
+        assert pepaxto.reviewer.startswith("AIM Specialty Health")
+    margenza = _one(kb, "anthem-connecticut", "margenza")
+    assert (str(margenza.effective_from), margenza.codes) == ("2021-08-01", ["J3490", "J3590", "J9999"])
     xembify = _one(kb, "anthem-georgia", "xembify")
     assert "AIM Specialty Health" in xembify.reviewer and str(xembify.effective_from) == "2020-07-01"
 

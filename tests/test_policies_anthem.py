@@ -15,7 +15,7 @@ ANTHEM = {
 }
 # states whose own provider news carries specialty pharmacy prior authorization lists with NOC codes
 OURS = {f"anthem-{slug}" for slug in ANTHEM}
-WITH_PA_LISTS = ["connecticut", "georgia", "indiana", "maine", "new-hampshire", "new-york", "ohio", "virginia", "wisconsin"]
+WITH_PA_LISTS = ["connecticut", "georgia", "indiana", "kentucky", "maine", "new-hampshire", "new-york", "ohio", "virginia", "wisconsin"]
 
 
 def _rows(db: Path, sql: str, *params) -> list[dict]:
@@ -91,7 +91,8 @@ def test_virginia_refuses_office_injections_without_ndc(built_db):
 def test_the_noc_ndc_note_is_a_request_not_a_denial(built_db):
     rows = _rows(built_db, "select payer_id, requirement, codes, summary from rules where rule_key = 'ndc-noc-lines'")
     by_payer = {r["payer_id"]: r for r in rows}
-    assert {f"anthem-{s}" for s in ("connecticut", "indiana", "new-hampshire", "new-york", "ohio", "virginia", "wisconsin")} <= set(by_payer)
+    assert {f"anthem-{s}" for s in ("connecticut", "indiana", "kentucky", "missouri", "new-hampshire", "new-york", "ohio",
+                                    "virginia", "wisconsin")} <= set(by_payer)
     assert {r["requirement"] for r in rows if r["payer_id"] in OURS} == {"conditional"}
     assert set(json.loads(by_payer["anthem-ohio"]["codes"])) == {"C9399", "J3490", "J3590"}
 
@@ -119,7 +120,11 @@ def test_nevada_ndc_notice_and_the_states_without_public_rules(built_db):
     assert (nv["requirement"], nv["ndc_format"]) == ("required", "11_digit_no_separators")
     assert "cms1500-24a-shaded" in json.loads(nv["claim_field"])
     assert [s["doc_date"] for s in _sources(built_db, nv["id"])] == ["2025-06-04"]
-    for slug in ("california", "colorado", "kentucky", "missouri"):
+    mo = _rows(built_db, "select * from rules where id = 'anthem-missouri--ndc-noc-lines'")[0]
+    assert (mo["requirement"], mo["status"]) == ("conditional", "sourced")
+    assert [s["doc_date"] for s in _sources(built_db, mo["id"])] == ["2022-10-01"]
+    assert not _rows(built_db, "select id from rules where payer_id = 'anthem-missouri' and topic = 'prior_auth' and origin != 'gap'")
+    for slug in ("california", "colorado"):
         rows = _rows(built_db, "select requirement, origin from rules where payer_id = ?", f"anthem-{slug}")
         assert rows and {(r["requirement"], r["origin"]) for r in rows} == {("unknown", "gap")}, slug
         note = _rows(built_db, "select note from payers where id = ?", f"anthem-{slug}")[0]["note"]
