@@ -21,6 +21,7 @@ BCBS_FILES = [
         "premera", "bcbs-louisiana", "regence", "bcbs-tennessee", "bcbs-alabama", "bcbs-fep",
         "blue-kc", "bcbs-texas", "independence-blue-cross", "bcbs-massachusetts", "excellus",
         "carefirst", "premera", "bcbs-south-carolina", "horizon-bcbs-nj", "horizon-nj-health",
+        "capital-blue-cross", "arkansas-blue-cross",
     ))
 ]
 
@@ -307,3 +308,18 @@ async def test_massachusetts_and_excellus_gate_medical_drugs_by_policy_list(ds):
     rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="C9399")}
     assert (rows["bcbs-massachusetts"]["requirement"], rows["bcbs-massachusetts"]["effective_from"]) == ("conditional", "2015-07-01")
     assert rows["excellus"]["requirement"] == "conditional" and "Clinical Review Prior Authorization" in rows["excellus"]["summary"]
+
+
+def test_capital_blue_cross_moves_specialty_injectable_review_to_prime_in_2026(built_db):
+    rule = _rule(built_db, "capital-blue-cross--prior-auth-specialty-injectables")
+    assert (rule["requirement"], rule["effective_from"]) == ("conditional", "2026-01-01")
+    assert "GatewayPa.com" in rule["summary"]
+    [cit] = _rows(built_db, "select doc_date, kind from rule_citations where rule_id = ?", rule["id"])
+    assert (cit["doc_date"], cit["kind"]) == ("2026-01-01", "official")
+
+
+def test_arkansas_rule_has_an_official_source_beside_the_relayed_notice(built_db):
+    rule = _rule(built_db, "arkansas-blue-cross--prior-auth-medical-pharmacy")
+    kinds = sorted(r["kind"] for r in _rows(built_db, "select kind from rule_citations where rule_id = ?", rule["id"]))
+    assert kinds == ["official", "secondary"] and rule["has_official_source"] == 1
+    assert "2018-04-01" in rule["summary"]
