@@ -21,7 +21,7 @@ BCBS_FILES = [
         "premera", "bcbs-louisiana", "regence", "bcbs-tennessee", "bcbs-alabama", "bcbs-fep",
         "blue-kc", "bcbs-texas", "independence-blue-cross", "bcbs-massachusetts", "excellus",
         "carefirst", "premera", "bcbs-south-carolina", "horizon-bcbs-nj", "horizon-nj-health",
-        "capital-blue-cross", "arkansas-blue-cross",
+        "capital-blue-cross", "arkansas-blue-cross", "blue-shield-ca",
     ))
 ]
 
@@ -323,3 +323,10 @@ def test_arkansas_rule_has_an_official_source_beside_the_relayed_notice(built_db
     kinds = sorted(r["kind"] for r in _rows(built_db, "select kind from rule_citations where rule_id = ?", rule["id"]))
     assert kinds == ["official", "secondary"] and rule["has_official_source"] == 1
     assert "2018-04-01" in rule["summary"]
+
+
+def test_blue_shield_ca_commercial_is_apart_from_promise(built_db):
+    payers = {r["id"]: r["payer_type"] for r in _rows(built_db, "select id, payer_type from payers where id like 'blue-shield-ca%'")}
+    assert payers == {"blue-shield-ca": "bcbs", "blue-shield-ca-promise": "medicaid_mco"}
+    rule = _rule(built_db, "blue-shield-ca--coding-richman-injectables")
+    assert rule["requirement"] == "conditional" and "$250" in rule["summary"]
