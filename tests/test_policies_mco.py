@@ -58,6 +58,10 @@ NEW_MCOS = {
     "optima-health": "VA",
     "louisiana-healthcare-connections": "LA",
     "cencal-health": "CA",
+    "healthy-blue-nc": "NC",
+    "carolina-complete-health": "NC",
+    "el-paso-health": "TX",
+    "superior-healthplan": "TX",
 }
 
 
@@ -194,3 +198,22 @@ def test_lhc_340b_modifier_rule_from_2026_and_specialty_prior_auth(built_db):
     assert _rule(built_db, "louisiana-healthcare-connections", "prior-auth-specialty-drugs")["requirement"] == "conditional"
     tar = _rule(built_db, "cencal-health", "prior-auth-pad-tar")
     assert tar["requirement"] == "conditional" and "TAR" in tar["summary"]
+
+
+@pytest.mark.asyncio
+async def test_el_paso_health_drugs_over_500_need_prior_auth(ds):
+    for code in ("J3590", "J9999"):
+        rows = [r for r in await _canned(ds, "prior_auth_for_code", code=code) if r["payer_id"] == "el-paso-health"]
+        assert [(r["requirement"], r["threshold_usd"]) for r in rows] == [("conditional", 500)], code
+
+
+def test_north_carolina_plans_padp_prior_auth_and_pricing(built_db):
+    hb = _rule(built_db, "healthy-blue-nc", "prior-auth-padp")
+    assert hb["requirement"] == "not_required"
+    price = _rule(built_db, "healthy-blue-nc", "pricing-padp-fee-schedule")
+    assert price["pricing_basis"] == "fee_schedule"
+    assert _urls(built_db, price["id"]) == {"https://provider.healthybluenc.com/north-carolina-provider/physician-administered-drug-program"}
+    cch = _rule(built_db, "carolina-complete-health", "prior-auth-pdp")
+    assert cch["requirement"] == "conditional" and "off-label" in cch["summary"].lower()
+    sup = _rule(built_db, "superior-healthplan", "prior-auth-cad")
+    assert sup["requirement"] == "conditional" and "not contracted" in sup["summary"]
