@@ -21,7 +21,7 @@ BCBS_FILES = [
         "premera", "bcbs-louisiana", "regence", "bcbs-tennessee", "bcbs-alabama", "bcbs-fep",
         "blue-kc", "bcbs-texas", "independence-blue-cross", "bcbs-massachusetts", "excellus",
         "carefirst", "premera", "bcbs-south-carolina", "horizon-bcbs-nj", "horizon-nj-health",
-        "capital-blue-cross", "arkansas-blue-cross", "blue-shield-ca",
+        "capital-blue-cross", "arkansas-blue-cross", "blue-shield-ca", "bcbs-kansas",
     ))
 ]
 
@@ -330,3 +330,10 @@ def test_blue_shield_ca_commercial_is_apart_from_promise(built_db):
     assert payers == {"blue-shield-ca": "bcbs", "blue-shield-ca-promise": "medicaid_mco"}
     rule = _rule(built_db, "blue-shield-ca--coding-richman-injectables")
     assert rule["requirement"] == "conditional" and "$250" in rule["summary"]
+
+
+@pytest.mark.asyncio
+async def test_blue_kc_new_to_market_drugs_and_kansas_medical_pharmacy_program(ds):
+    rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J3490")}
+    assert "new-to-market" in rows["blue-kc"]["summary"]
+    assert rows["bcbs-kansas"]["requirement"] == "conditional" and "GatewayPA" in rows["bcbs-kansas"]["summary"]
