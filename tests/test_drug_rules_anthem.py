@@ -43,7 +43,7 @@ def test_counts_per_state(kb):
     counts = {p: len(f.model.drug_rules) for p, f in _files(kb).items()}
     assert sum(counts.values()) >= 145
     assert counts["anthem-georgia"] >= 20 and counts["anthem-virginia"] >= 20
-    assert {"anthem-connecticut", "anthem-indiana", "anthem-kentucky", "anthem-maine", "anthem-new-hampshire", "anthem-new-york",
+    assert {"anthem-connecticut", "anthem-indiana", "anthem-kentucky", "anthem-maine", "anthem-missouri", "anthem-new-hampshire", "anthem-new-york",
             "anthem-ohio", "anthem-wisconsin"} <= set(counts)
 
 
@@ -98,6 +98,10 @@ def test_specific_rows(kb):
         pepaxto = _one(kb, payer, "pepaxto")
         assert (str(pepaxto.effective_from), pepaxto.criteria_id) == ("2021-09-01", "ING-CC-0191")
         assert pepaxto.reviewer.startswith("AIM Specialty Health")
+    tofidence = _one(kb, "anthem-missouri", "tofidence")
+    assert (str(tofidence.effective_from), tofidence.criteria_id, tofidence.codes) == ("2024-05-01", "CC-0066", ["J3490", "J3590"])
+    assert "Carelon" in tofidence.reviewer
+    assert not [r for r in _rules(kb, "anthem-missouri") if r.drug == "daxxify"]  # its row lists only C9160, not a NOC code
     margenza = _one(kb, "anthem-connecticut", "margenza")
     assert (str(margenza.effective_from), margenza.codes) == ("2021-08-01", ["J3490", "J3590", "J9999"])
     xembify = _one(kb, "anthem-georgia", "xembify")

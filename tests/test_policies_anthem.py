@@ -15,7 +15,7 @@ ANTHEM = {
 }
 # states whose own provider news carries specialty pharmacy prior authorization lists with NOC codes
 OURS = {f"anthem-{slug}" for slug in ANTHEM}
-WITH_PA_LISTS = ["connecticut", "georgia", "indiana", "kentucky", "maine", "new-hampshire", "new-york", "ohio", "virginia", "wisconsin"]
+WITH_PA_LISTS = ["connecticut", "georgia", "indiana", "kentucky", "maine", "missouri", "new-hampshire", "new-york", "ohio", "virginia", "wisconsin"]
 
 
 def _rows(db: Path, sql: str, *params) -> list[dict]:
@@ -122,8 +122,9 @@ def test_nevada_ndc_notice_and_the_states_without_public_rules(built_db):
     assert [s["doc_date"] for s in _sources(built_db, nv["id"])] == ["2025-06-04"]
     mo = _rows(built_db, "select * from rules where id = 'anthem-missouri--ndc-noc-lines'")[0]
     assert (mo["requirement"], mo["status"]) == ("conditional", "sourced")
-    assert [s["doc_date"] for s in _sources(built_db, mo["id"])] == ["2022-10-01"]
-    assert not _rows(built_db, "select id from rules where payer_id = 'anthem-missouri' and topic = 'prior_auth' and origin != 'gap'")
+    assert sorted(s["doc_date"] for s in _sources(built_db, mo["id"])) == ["2022-10-01", "2024-01-24"]
+    mo_pa = _sources(built_db, "anthem-missouri--prior-auth-specialty-noc")  # the 2022 notice has no NOC rows: not cited for PA
+    assert [s["doc_date"] for s in mo_pa] == ["2024-01-24"]
     for slug in ("california", "colorado"):
         rows = _rows(built_db, "select requirement, origin from rules where payer_id = ?", f"anthem-{slug}")
         assert rows and {(r["requirement"], r["origin"]) for r in rows} == {("unknown", "gap")}, slug
