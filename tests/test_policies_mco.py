@@ -62,6 +62,7 @@ NEW_MCOS = {
     "carolina-complete-health": "NC",
     "el-paso-health": "TX",
     "superior-healthplan": "TX",
+    "healthy-blue-ne": "NE",
 }
 
 
@@ -217,3 +218,13 @@ def test_north_carolina_plans_padp_prior_auth_and_pricing(built_db):
     assert cch["requirement"] == "conditional" and "off-label" in cch["summary"].lower()
     sup = _rule(built_db, "superior-healthplan", "prior-auth-cad")
     assert sup["requirement"] == "conditional" and "not contracted" in sup["summary"]
+
+
+@pytest.mark.asyncio
+async def test_elevance_medicaid_criteria_pages_name_noc_codes(ds):
+    for payer, code in (("healthy-blue-ne", "C9399"), ("healthy-blue-ne", "J8499"), ("unicare-wv", "C9399"), ("unicare-wv", "J8499")):
+        rows = [r for r in await _canned(ds, "prior_auth_for_code", code=code) if r["payer_id"] == payer]
+        assert [r["requirement"] for r in rows] == ["conditional"], (payer, code)
+    rows = await _canned(ds, "rules_for_payer_and_code", payer="healthy-blue-ne", code="J3490")
+    [pa] = [r for r in rows if r["topic"] == "prior_auth"]
+    assert "CC-0038 NE" in pa["summary"] and pa["source_urls"].endswith("/clinicalcriteria/home/NE.html")
