@@ -3,6 +3,8 @@
 Each feature keeps its own module under payerkb/web/ exposing ROUTES, a list of
 (regex, view) pairs; this module hands them all to Datasette.
 """
+import sqlite3
+
 from datasette import hookimpl
 
 from payerkb.web import FEATURE_MODULES
@@ -34,3 +36,16 @@ def asgi_wrapper(datasette):
 def skip_csrf(datasette, scope):
     """POST /-/check is a read-only computation called by other programs: no CSRF token needed."""
     return scope["type"] == "http" and scope["path"] in ("/-/check", "/-/check.json")
+
+
+# One SQL call must not be able to take the server's memory: SQLite refuses a string or blob past
+# this length (randomblob(1e9), zeroblob, printf('%.*c', ...), replace() growth, group_concat) at
+# once with "string or blob too big", which Datasette shows as a 400 error.
+MAX_VALUE_BYTES = 10 * 2**20
+MAX_SQL_BYTES = 100 * 1024
+
+
+@hookimpl
+def prepare_connection(conn):
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)

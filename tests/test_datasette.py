@@ -15,7 +15,7 @@ async def test_home_and_database_pages(ds):
 
 @pytest.mark.asyncio
 async def test_payers_json_array(ds):
-    r = await ds.client.get("/payerkb/payers.json?_shape=array")
+    r = await ds.client.get("/payerkb/payers.json?_shape=array&_size=max")
     assert r.status_code == 200
     payers = r.json()
     assert {"id", "name", "payer_type", "states"} <= set(payers[0])

@@ -123,8 +123,14 @@ def test_results_are_capped_at_max_returned_rows(served):
     assert len(body["rows"]) == cap and body["truncated"] is True
 
 
-def test_no_cross_origin_access_by_default(served):
-    status, headers = _headers(served, "/payerkb/payers.json")
+def test_every_json_answer_allows_cross_origin_reads(served):
+    """The data is public and read-only and the check takes no credentials: CORS on every JSON answer,
+    Datasette's and payerkb's alike; HTML pages send none."""
+    for path in ("/payerkb/payers.json", "/-/search.json?q=invoice", "/-/payers.json",
+                 "/-/check.json?payer_id=medicare-wps-j5&date_of_service=2026-01-15&hcpcs=J3590"):
+        status, headers = _headers(served, path)
+        assert status == 200 and headers.get("access-control-allow-origin") == "*", path
+    status, headers = _headers(served, "/-/matrix")
     assert status == 200 and "access-control-allow-origin" not in headers
 
 

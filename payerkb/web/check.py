@@ -15,6 +15,7 @@ from datasette.utils.asgi import Response
 
 from payerkb.check import check_claim
 from payerkb.claim import DRUG_KINDS, FIELDS, SETTINGS, ClaimInputError
+from payerkb.web.public import public_base
 
 MAX_BODY = 256 * 1024
 EXAMPLE = {
@@ -63,11 +64,34 @@ def _wants_html(request) -> bool:
     return "text/html" in accept and request.args.get("_format") != "json"
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused on its Content-Length at once, and never read past `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    chunks, size = [], 0
+    more = True
+    while more:
+        message = await request.receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 async def check_view(request, datasette):
     as_json = bool(request.url_vars.get("format"))
     if request.method == "POST":
-        body = await request.post_body()
-        if len(body) > MAX_BODY:
+        try:
+            body = await read_body(request)
+        except BodyTooLarge:
             return _bad("body", f"body: the request is larger than {MAX_BODY // 1024} KB; send one claim line")
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
         if ctype == "application/x-www-form-urlencoded":
@@ -76,7 +100,9 @@ async def check_view(request, datasette):
             try:
                 line = json.loads(body or b"null")
             except (ValueError, UnicodeDecodeError) as exc:
-                return _bad("body", f"body: not valid JSON ({exc})")
+                return _bad("body", f"body: not valid JSON ({str(exc)[:200]})")
+            except RecursionError:
+                return _bad("body", "body: JSON nested too deeply")
             if not isinstance(line, dict):
                 return _bad("body", "body: send one claim line as a JSON object, e.g. "
                                     + json.dumps({k: EXAMPLE[k] for k in ("payer_id", "date_of_service", "hcpcs")}))
@@ -110,7 +136,7 @@ async def _form_page(request, datasette, line: dict) -> Response:
         "settings": SETTINGS, "drug_kinds": DRUG_KINDS, "fields": FIELDS,
         "json_url": datasette.urls.path("/-/check.json") + f"?{query}" if line else None,
         "db_name": db.name if db is not None else None, "example": json.dumps(EXAMPLE),
-        "origin": f"{request.scheme}://{request.host}",
+        "origin": public_base(datasette) or "http://127.0.0.1:8001",
     }, request=request)
     return Response.html(html, status=status)
 

@@ -15,6 +15,7 @@ from datasette.utils.asgi import Response
 from db.schema import PAYER_TYPES, US_STATES
 from payerkb import queries
 from payerkb.web.pages_feed import atom_feed
+from payerkb.web.public import public_base
 from payerkb.web.pages_labels import CHANGE_KIND_LABELS, REQUIREMENT_LABELS, TEMPLATE_HELPERS
 
 DATABASE = "payerkb"
@@ -58,10 +59,14 @@ def _state(request) -> str | None:
     return value.upper() if value else None
 
 
+MAX_PAGE = 100_000
+
+
 def _page(request) -> int:
     value = _param(request, "page") or "1"
-    if not value.isdigit() or int(value) < 1:
-        raise BadRequest(f"page: {value!r} is not a page number (1, 2, ...)")
+    # isascii: str.isdigit() accepts '²' and other digits int() refuses
+    if not (value.isascii() and value.isdigit()) or len(value) > 6 or not 1 <= int(value) <= MAX_PAGE:
+        raise BadRequest(f"page: {value[:20]!r} is not a page number (1 to {MAX_PAGE:,})")
     return int(value)
 
 
@@ -219,12 +224,11 @@ async def changes(request, datasette, fmt):
     payer_id = _param(request, "payer")
     if fmt == ".atom":
         data = await _query(datasette, queries.changes, kind, payer_id, limit=50)
-        base = datasette.absolute_url(request, datasette.urls.path("/")).rstrip("/")
+        base = public_base(datasette) or ""  # never the request's Host header
         feed = atom_feed(
             data["changes"],
-            feed_url=datasette.absolute_url(request, _url_with(request)),
-            page_url=datasette.absolute_url(
-                request, _url_with(request).replace("/-/changes.atom", "/-/changes", 1)),
+            feed_url=base + _url_with(request),
+            page_url=base + _url_with(request).replace("/-/changes.atom", "/-/changes", 1),
             base_url=base,
         )
         return Response(feed, content_type="application/atom+xml; charset=utf-8")

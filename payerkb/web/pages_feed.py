@@ -41,7 +41,8 @@ def _title(change: dict) -> str:
 
 
 def atom_feed(changes: list[dict], feed_url: str, page_url: str, base_url: str) -> bytes:
-    """changes newest first; URLs absolute. Returns the feed as UTF-8 XML."""
+    """changes newest first; URLs absolute when base_url is the configured public URL, else relative.
+    Returns the feed as UTF-8 XML."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
 
@@ -51,7 +52,8 @@ def atom_feed(changes: list[dict], feed_url: str, page_url: str, base_url: str) 
             el.text = text
         return el
 
-    sub(feed, "id", feed_url)
+    # an Atom id must be an absolute IRI; with no public_url configured the links are relative
+    sub(feed, "id", feed_url if "://" in feed_url else uuid.uuid5(ID_NAMESPACE, feed_url).urn)
     sub(feed, "title", "payerkb: what changed")
     sub(feed, "subtitle", "Rules added, changed or removed, rules taking effect, and source pages "
                           "that changed, in the payerkb knowledge base of NOC drug claim rules.")

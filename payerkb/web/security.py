@@ -7,8 +7,14 @@ run. A plugin page that needs JavaScript should put it in payerkb/static/ (or in
 `<script>` in payerkb/templates/, which is hashed automatically); scripts built at request time
 (e.g. through the extra_body_script hook) are blocked.
 
-Datasette 0.65.5 answers a POST to a read-only canned query with a 500 (its view returns a tuple
-where a Response is expected); the middleware answers such requests with 405 instead.
+Methods: GET and HEAD everywhere (OPTIONS answers a CORS preflight); POST only where something
+takes a POST (the claim check, Datasette's logout and permission debugger, a canned query that
+writes). Anything else answers 405 at once: Datasette 0.65.5 would answer a POST to a table, to
+/-/messages or to a read-only canned query with a 500, and payerkb's own pages would answer a PUT
+with the page.
+
+CORS: the data is public and read-only and the check takes no credentials, so every JSON answer
+carries Access-Control-Allow-Origin: *.
 """
 from __future__ import annotations
 
@@ -89,11 +95,37 @@ async def _read_only_query(ds, path: str) -> bool:
     return bool(found) and not found.get("write")
 
 
-async def _refuse(send, message: str) -> None:
+POST_PATHS = {"/-/check", "/-/check.json", "/-/logout", "/-/permissions"}
+CORS = (b"access-control-allow-origin", b"*")
+
+
+async def _post_allowed(ds, path: str) -> bool:
+    if path in POST_PATHS:
+        return True
+    parts = path.strip("/").split("/")
+    if len(parts) != 2:
+        return False
+    database, query = (tilde_decode(p) for p in parts)
+    if database not in ds.databases:
+        return False
+    queries = await ds.get_canned_queries(database, None)
+    found = queries.get(query) or queries.get(query.removesuffix(".json"))
+    return bool(found) and bool(found.get("write"))
+
+
+async def _refuse(send, message: str, allow: bytes = b"GET, HEAD") -> None:
     body = ('{"ok": false, "error": "%s", "status": 405}' % message).encode()
     await send({"type": "http.response.start", "status": 405, "headers": [
-        (b"content-type", b"application/json; charset=utf-8"), (b"allow", b"GET, HEAD"), *headers()]})
+        (b"content-type", b"application/json; charset=utf-8"), (b"allow", allow), CORS, *headers()]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _preflight(send, path: str) -> None:
+    methods = b"GET, HEAD, POST" if path in POST_PATHS else b"GET, HEAD"
+    await send({"type": "http.response.start", "status": 204, "headers": [
+        CORS, (b"access-control-allow-methods", methods), (b"access-control-allow-headers", b"content-type"),
+        (b"access-control-max-age", b"86400"), *headers()]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def middleware(ds):
@@ -103,14 +135,26 @@ def middleware(ds):
         async def with_defaults(scope, receive, send):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
-            if scope["method"] not in ("GET", "HEAD") and await _read_only_query(ds, scope["path"]):
-                return await _refuse(send, "this query only reads: use GET with its parameters in the URL")
+            method, path = scope["method"], scope["path"]
+            if method == "OPTIONS" and any(name.lower() == b"access-control-request-method"
+                                           for name, _ in scope.get("headers") or []):
+                return await _preflight(send, path)
+            if method not in ("GET", "HEAD", "OPTIONS"):
+                if method != "POST" or not await _post_allowed(ds, path):
+                    if method == "POST" and await _read_only_query(ds, path):
+                        return await _refuse(send, "this query only reads: use GET with its parameters in the URL")
+                    allow = b"GET, HEAD, POST" if path in POST_PATHS else b"GET, HEAD"
+                    return await _refuse(send, f"{method} is not answered here", allow)
 
             async def send_with_headers(message):
                 if message["type"] == "http.response.start":
                     own = list(message.get("headers") or [])
                     present = {name.lower() for name, _ in own}
-                    message = {**message, "headers": own + [h for h in headers() if h[0] not in present]}
+                    extra = [h for h in headers() if h[0] not in present]
+                    ctype = next((v for n, v in own if n.lower() == b"content-type"), b"")
+                    if (b"json" in ctype or b"atom" in ctype or b"csv" in ctype) and CORS[0] not in present:
+                        extra.append(CORS)
+                    message = {**message, "headers": own + extra}
                 await send(message)
 
             await app(scope, receive, send_with_headers)
