@@ -222,9 +222,13 @@ def test_north_carolina_plans_padp_prior_auth_and_pricing(built_db):
 
 @pytest.mark.asyncio
 async def test_elevance_medicaid_criteria_pages_name_noc_codes(ds):
+    expected = {"healthy-blue-ne": "prior-auth-medical-benefit-criteria", "unicare-wv": "prior-auth-wv-criteria-noc"}
     for payer, code in (("healthy-blue-ne", "C9399"), ("healthy-blue-ne", "J8499"), ("unicare-wv", "C9399"), ("unicare-wv", "J8499")):
         rows = [r for r in await _canned(ds, "prior_auth_for_code", code=code) if r["payer_id"] == payer]
-        assert [r["requirement"] for r in rows] == ["conditional"], (payer, code)
+        [crit] = [r for r in rows if r["rule_id"].endswith(expected[payer])]
+        assert crit["requirement"] == "conditional", (payer, code)
+    j7599 = [r for r in await _canned(ds, "prior_auth_for_code", code="J7599") if r["payer_id"] == "healthy-blue-ne"]
+    assert j7599 == []  # the Nebraska list names no J7599 row
     rows = await _canned(ds, "rules_for_payer_and_code", payer="healthy-blue-ne", code="J3490")
     [pa] = [r for r in rows if r["topic"] == "prior_auth"]
     assert "CC-0038 NE" in pa["summary"] and pa["source_urls"].endswith("/clinicalcriteria/home/NE.html")
