@@ -337,3 +337,9 @@ async def test_blue_kc_new_to_market_drugs_and_kansas_medical_pharmacy_program(d
     rows = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J3490")}
     assert "new-to-market" in rows["blue-kc"]["summary"]
     assert rows["bcbs-kansas"]["requirement"] == "conditional" and "GatewayPA" in rows["bcbs-kansas"]["summary"]
+
+
+def test_bcbs_michigan_ndc_quantity_units_by_package_form(built_db):
+    rule = _rule(built_db, "bcbs-michigan--units-ndc-quantity")
+    assert (rule["unit_rule"], rule["effective_from"]) == ("ndc_units", "2015-02-01")
+    assert set(json.loads(rule["ndc_unit_qualifiers"])) == {"UN", "ML", "GR"}
