@@ -63,6 +63,7 @@ NEW_MCOS = {
     "el-paso-health": "TX",
     "superior-healthplan": "TX",
     "healthy-blue-ne": "NE",
+    "cook-childrens-health-plan": "TX",
 }
 
 
@@ -232,3 +233,10 @@ async def test_elevance_medicaid_criteria_pages_name_noc_codes(ds):
     rows = await _canned(ds, "rules_for_payer_and_code", payer="healthy-blue-ne", code="J3490")
     [pa] = [r for r in rows if r["topic"] == "prior_auth"]
     assert "CC-0038 NE" in pa["summary"] and pa["source_urls"].endswith("/clinicalcriteria/home/NE.html")
+
+
+@pytest.mark.asyncio
+async def test_cook_childrens_cad_and_10000_dollar_medications_need_prior_auth(ds):
+    rows = [r for r in await _canned(ds, "prior_auth_for_code", code="J3490") if r["payer_id"] == "cook-childrens-health-plan"]
+    assert [(r["requirement"], r["threshold_usd"]) for r in rows] == [("conditional", 10000)]
+    assert "Navitus" in rows[0]["summary"]
