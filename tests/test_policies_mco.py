@@ -64,6 +64,7 @@ NEW_MCOS = {
     "superior-healthplan": "TX",
     "healthy-blue-ne": "NE",
     "cook-childrens-health-plan": "TX",
+    "molina-washington": "WA",
 }
 
 
@@ -240,3 +241,12 @@ async def test_cook_childrens_cad_and_10000_dollar_medications_need_prior_auth(d
     rows = [r for r in await _canned(ds, "prior_auth_for_code", code="J3490") if r["payer_id"] == "cook-childrens-health-plan"]
     assert [(r["requirement"], r["threshold_usd"]) for r in rows] == [("conditional", 10000)]
     assert "Navitus" in rows[0]["summary"]
+
+
+def test_molina_washington_and_health_net_prior_auth(built_db):
+    wa = _rule(built_db, "molina-washington", "prior-auth-hca-criteria")
+    assert wa["requirement"] == "conditional" and "Health Care Authority" in wa["summary"]
+    carve = _rule(built_db, "molina-washington", "submission-sickle-cell-gene-therapy-ffs")
+    assert carve["topic"] == "submission" and "fee-for-service" in carve["summary"]
+    hn = _rule(built_db, "health-net-ca-medi-cal", "prior-auth-list")
+    assert (hn["requirement"], hn["effective_from"]) == ("conditional", "2024-08-01")
