@@ -6,6 +6,10 @@ Starts `payerkb serve`'s Datasette on a free loopback port, probes each endpoint
 answers 404/405 is not built yet and is reported as skipped), then runs `clients` threads that
 share the endpoints round-robin until `seconds` pass or `max_requests` are sent, whichever comes
 first. Any answer other than 200, and any connection error or timeout, counts as an error.
+
+With `--hostile N`, N of the clients send the attack corpus instead (SQL memory bombs, bad page
+numbers, JSON nested 1,000 deep, an oversized body, methods nothing answers) in a loop: each must
+be answered with a 4xx, and the server's resident memory is sampled throughout.
 """
 from __future__ import annotations
 
@@ -71,6 +75,19 @@ def _search_queries(db_path: Path) -> list[str]:
     return queries
 
 
+HOSTILE: list[tuple[str, str, bytes | None, dict]] = [
+    ("GET", "/payerkb.json?sql=select+randomblob(1000000000)", None, {}),
+    ("GET", "/payerkb.json?sql=select+length(zeroblob(1000000000))", None, {}),
+    ("GET", "/payerkb.json?sql=select+length(replace(hex(zeroblob(5000000)),'0','0000000000'))", None, {}),
+    ("GET", "/-/changes.json?page=%C2%B2", None, {}),
+    ("GET", "/-/codes/J3590.json?page=9223372036854775807", None, {}),
+    ("POST", "/-/check", b"[" * 1000 + b"]" * 1000, {"Content-Type": "application/json"}),
+    ("POST", "/-/check", b"{" + b" " * 400_000 + b"}", {"Content-Type": "application/json"}),
+    ("POST", "/payerkb/rules", b"x=1", {"Content-Type": "application/x-www-form-urlencoded"}),
+    ("PUT", "/-/check", b"{}", {"Content-Type": "application/json"}),
+]
+
+
 def endpoints(db_path: Path) -> list[Endpoint]:
     payers = _payers(db_path)
     search = [(f"/-/search.json?{urllib.parse.urlencode({'q': q})}", None) for q in _search_queries(db_path)]
@@ -105,11 +122,42 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
 
 
-def load(port: int, active: list[Endpoint], clients: int, seconds: float, max_requests: int) -> tuple[dict, float]:
+def load(port: int, active: list[Endpoint], clients: int, seconds: float, max_requests: int,
+         hostile: int = 0, pid: int | None = None) -> tuple[dict, float]:
     tallies = {e.name: Tally() for e in active}
+    if hostile:
+        tallies["hostile"] = Tally()
     lock = threading.Lock()
     sent = [0]
     deadline = time.monotonic() + seconds
+    memory: list[float] = []
+
+    def sampler() -> None:
+        while time.monotonic() < deadline and pid:
+            value = server.rss_mb(pid)
+            if value is not None:
+                memory.append(value)
+            time.sleep(0.2)
+
+    def attacker(i: int) -> None:
+        conn = server.Connection(port, timeout=30)
+        n = i
+        while time.monotonic() < deadline:
+            method, path, body, headers = HOSTILE[n % len(HOSTILE)]
+            n += 1
+            started = time.perf_counter()
+            try:
+                status, text = conn.fetch(method, path, body, headers)
+            except OSError as exc:
+                with lock:
+                    tallies["hostile"].error(f"{method} {path[:60]}: {exc!r}")
+                continue
+            with lock:
+                if 400 <= status < 500:
+                    tallies["hostile"].latencies.append(time.perf_counter() - started)
+                else:
+                    tallies["hostile"].error(f"{status} {method} {path[:60]}: {text[:120]!r}")
+        conn.close()
 
     def client(i: int) -> None:
         conn = server.Connection(port, timeout=30)
@@ -138,24 +186,37 @@ def load(port: int, active: list[Endpoint], clients: int, seconds: float, max_re
         conn.close()
 
     started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=attacker if i < hostile else client, args=(i,)) for i in range(clients)]
+    threads.append(threading.Thread(target=sampler))
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if memory:
+        tallies["_memory"] = memory
     return tallies, time.monotonic() - started
 
 
-def run(db_path: Path, clients: int = 16, seconds: float = 30, max_requests: int = 50_000) -> dict:
-    """Serve db_path as `payerkb serve` does and load it; per endpoint: counts, errors, latencies."""
+def run(db_path: Path, clients: int = 16, seconds: float = 30, max_requests: int = 50_000,
+        hostile: int = 0) -> dict:
+    """Serve db_path as `payerkb serve` does and load it; per endpoint: counts, errors, latencies;
+    with `hostile` attacking clients, also their tally and the server's peak memory."""
     db_path = Path(db_path)
     port = server.free_port()
-    with server.running(server.payerkb_command(db_path, port), port):
+    with server.running(server.payerkb_command(db_path, port), port) as url:
         eps = endpoints(db_path)
         skipped = {e.name: why for e in eps if (why := probe(port, e))}
         active = [e for e in eps if e.name not in skipped]
-        tallies, wall = load(port, active, clients, seconds, max_requests) if active else ({}, 0.0)
-    result = {"clients": clients, "seconds": wall, "endpoints": {}}
+        tallies, wall = (load(port, active, clients, seconds, max_requests, hostile, getattr(url, "pid", None))
+                         if active else ({}, 0.0))
+    memory = tallies.pop("_memory", [])
+    result = {"clients": clients, "hostile_clients": hostile, "seconds": wall, "endpoints": {},
+              "server_rss_mb_peak": max(memory) if memory else None,
+              "server_rss_mb_start": memory[0] if memory else None}
+    if hostile:
+        t = tallies.pop("hostile")
+        result["hostile"] = {"requests": len(t.latencies) + t.errors, "answered_4xx": len(t.latencies),
+                             "errors": t.errors, "error_samples": t.samples}
     for e in eps:
         if e.name in skipped:
             result["endpoints"][e.name] = {"skipped": skipped[e.name]}
@@ -177,11 +238,13 @@ def run(db_path: Path, clients: int = 16, seconds: float = 30, max_requests: int
 @click.option("--clients", type=click.IntRange(1, 64), default=16, show_default=True)
 @click.option("--seconds", type=click.FloatRange(1, 600), default=30, show_default=True)
 @click.option("--max-requests", type=click.IntRange(1), default=50_000, show_default=True)
-def main(db_path: Path, clients: int, seconds: float, max_requests: int):
+@click.option("--hostile", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="How many of the clients send the attack corpus instead of ordinary requests.")
+def main(db_path: Path, clients: int, seconds: float, max_requests: int, hostile: int):
     """Load-test lookup, search and check on 127.0.0.1; exit 1 if any request failed."""
-    result = run(db_path, clients, seconds, max_requests)
+    result = run(db_path, clients, seconds, max_requests, hostile)
     click.echo(json.dumps(result, indent=2))
-    if any(e.get("errors") for e in result["endpoints"].values()):
+    if any(e.get("errors") for e in result["endpoints"].values()) or (result.get("hostile") or {}).get("errors"):
         raise SystemExit(1)
 
 

@@ -40,9 +40,26 @@ def bare_command(db: Path, port: int) -> list[str]:
     return [sys.executable, "-c", _BARE, "serve", "-i", str(db), "--host", HOST, "--port", str(port)]
 
 
+class ServerURL(str):
+    """The base URL of a running server, which also knows the server's process id."""
+
+    pid: int = 0
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB (Linux /proc), None where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 @contextmanager
 def running(cmd: list[str], port: int, timeout: float = 120):
-    """Run a server command; yield its base URL once /-/versions.json answers; stop it after."""
+    """Run a server command; yield its base URL (with .pid) once /-/versions.json answers; stop it after."""
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -61,7 +78,9 @@ def running(cmd: list[str], port: int, timeout: float = 120):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server on port {port} did not answer within {timeout} s")
             time.sleep(0.2)
-        yield f"http://{HOST}:{port}"
+        url = ServerURL(f"http://{HOST}:{port}")
+        url.pid = proc.pid
+        yield url
     finally:
         proc.terminate()
         try:
