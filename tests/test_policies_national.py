@@ -145,3 +145,33 @@ def test_new_sources_are_dated_or_marked_undated_and_cited(kb):
     for src in own_sources:
         assert src.undated or src.doc_date, src.id
         assert str(src.retrieved) == "2026-12-02", src.id
+
+
+@pytest.mark.asyncio
+async def test_unitedhealthcare_review_at_launch_and_self_administered_noc_lines(ds, built_db):
+    pa = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J3590")}
+    assert pa["unitedhealthcare"]["requirement"] == "conditional"
+    assert pa["unitedhealthcare"]["rule_id"] == "unitedhealthcare--prior-auth-review-at-launch"
+    assert "unitedhealthcare-medicare-advantage" not in pa  # the program found is for commercial plans only
+    rows = {r["topic"]: r for r in await _canned(ds, "rules_for_payer_and_code", payer="unitedhealthcare", code="J8499")}
+    sub = rows["submission"]
+    assert sub["requirement"] == "conditional" and "2021-11-15" in sub["summary"]
+    assert "uhcprovider.com" in sub["source_urls"] and "docslib.org/doc/9832764" in sub["source_urls"]
+    codes = {r["code"] for r in _rows(built_db, "select code from rule_codes where rule_id = ?",
+                                       "unitedhealthcare--submission-self-administered-on-noc")}
+    assert codes == {"C9399", "J3490", "J3590", "J8499"}
+    # the NDC rules still come from the shared UnitedHealthcare group
+    ndc = [r for r in await _canned(ds, "rules_for_payer_and_code", payer="unitedhealthcare", code="J3490") if r["topic"] == "ndc"]
+    assert {r["effective_from"] for r in ndc} == {"2017-01-01", "2018-09-01"}
+
+
+def test_california_workers_comp_uses_unclassified_codes_and_medi_cal_rates(built_db):
+    payer = _rows(built_db, "select payer_type, states from payers where id = 'california-dwc'")[0]
+    assert payer["payer_type"] == "other" and json.loads(payer["states"]) == ["CA"]
+    rules = {r["topic"]: r for r in _rows(built_db, "select * from rules where payer_id = 'california-dwc'")}
+    assert rules["coding"]["requirement"] == "required"
+    assert rules["ndc"]["requirement"] == "required"
+    assert rules["pricing"]["pricing_basis"] == "fee_schedule" and "$4.46" in rules["pricing"]["summary"]
+    urls = {r["url"] for r in _rows(built_db, "select s.url from rule_sources rs join sources s on s.id = rs.source_id "
+                                              "where rs.rule_id = ?", rules["pricing"]["id"])}
+    assert urls == {"https://www.dir.ca.gov/t8/9789_13_2.html", "https://www.dir.ca.gov/t8/9789_12_8.html"}
