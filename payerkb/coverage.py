@@ -98,10 +98,13 @@ def compute_coverage(db_path: Path | str, payer_type: str | None = None) -> dict
         rules = conn.execute(
             "select payer_id, topic, status, has_official_source from rules "
             "where origin != 'gap' and status != 'superseded'").fetchall()
-        silent_invoice = [r[0] for r in conn.execute(
-            "select id from rules where topic = 'invoice' and origin != 'gap' and status != 'superseded' "
-            "and requirement in ('required', 'conditional') and threshold_usd is null "
-            "and instr(lower(summary), ?) = 0 order by id", (NO_THRESHOLD_WORDS,))]
+        try:
+            silent_invoice = [r[0] for r in conn.execute(
+                "select id from rules where topic = 'invoice' and origin != 'gap' and status != 'superseded' "
+                "and requirement in ('required', 'conditional') and threshold_usd is null "
+                "and instr(lower(summary), ?) = 0 order by id", (NO_THRESHOLD_WORDS,))]
+        except sqlite3.OperationalError:  # a database without the typed columns: not measured
+            silent_invoice = None
     except sqlite3.DatabaseError as exc:
         raise CoverageError(f"{db_path}: cannot read payers and rules ({exc})") from None
     finally:
@@ -141,7 +144,8 @@ def compute_coverage(db_path: Path | str, payer_type: str | None = None) -> dict
             1 for r in rows if r["cell_counts"]["sourced"] + r["cell_counts"]["conflicting"] >= 3),
         "payers_with_prior_auth_sourced": sum(1 for r in rows if r["cells"]["prior_auth"] in ("sourced", "conflicting")),
         "official_share_percent": round((overall["official_share"] or 0) * 100, 1),
-        "invoice_rules_silent_on_threshold": len(silent_invoice) if payer_type is None else None,
+        "invoice_rules_silent_on_threshold": (len(silent_invoice) if payer_type is None and silent_invoice is not None
+                                              else None),
     }
     targets = []
     for key, label, minimum in TARGETS:

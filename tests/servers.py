@@ -13,6 +13,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PAYERKB = Path(sys.executable).parent / "payerkb"
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium_or_skip() -> str:
+    """Debian's chromium for the browser tests. Missing: the test skips with one line, or fails
+    where PAYERKB_REQUIRE_BROWSER=1 (as .ci/run sets), so CI can never pass without them."""
+    import os
+
+    import pytest
+
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    message = f"{CHROMIUM} is missing: `make browser` installs Debian's chromium (apt)"
+    if os.environ.get("PAYERKB_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

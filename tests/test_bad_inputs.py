@@ -276,8 +276,7 @@ async def test_html_in_text_is_escaped_on_datasette_pages(xss_ds, path, shows_pa
 @pytest.mark.asyncio
 @pytest.mark.parametrize("path", PLUGIN_PAGES, ids=[p.split("?")[0] + ("?" if "?" in p else "") for p in PLUGIN_PAGES])
 async def test_html_in_text_is_escaped_on_plugin_pages(xss_ds, path):
-    if not served_by_plugin(path):
-        pytest.skip(f"{path.split('?')[0]} is not served yet")
+    assert served_by_plugin(path), f"{path.split('?')[0]} is no longer a plugin route"
     r = await xss_ds.client.get(path, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert r.status_code < 500, r.text[:500]
     kind = r.headers["content-type"].split(";")[0]
@@ -297,9 +296,9 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 
 @pytest.mark.browser
 def test_no_injected_script_runs_in_a_browser(xss_db):
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (make browser)")
+    import playwright.sync_api as playwright
+    from servers import chromium_or_skip
+    chromium_or_skip()
     from benchmarks import server
 
     port = server.free_port()

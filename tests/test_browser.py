@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from servers import payerkb_serve
+from servers import chromium_or_skip, payerkb_serve
 
 pytestmark = pytest.mark.browser
 
@@ -33,8 +33,7 @@ def server(built_db):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -1,6 +1,8 @@
 """Property tests: the NDC normaliser, and the check endpoint fed arbitrary JSON (never a 500)."""
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import json
 
@@ -9,6 +11,8 @@ from hypothesis import strategies as st
 
 from payerkb.claim import FIELDS
 from payerkb.ndc import NdcError, candidates, normalize
+
+pytestmark = pytest.mark.fuzz
 
 digits = st.text(alphabet="0123456789", min_size=1, max_size=5)
 

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from db import schema
 from db.validate import Problem, load_policies
 
+pytestmark = pytest.mark.fuzz
+
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 GOOD = {

@@ -18,6 +18,8 @@ from click.testing import CliRunner
 from payerkb import deploy
 from payerkb.cli import SERVE_SETTINGS, datasette_command
 
+pytestmark = pytest.mark.server
+
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = ROOT / "metadata.yml"
 BIN = Path(sys.executable).parent

@@ -1,6 +1,8 @@
 """Fuzzing: whatever text arrives, search answers (no exception, no HTTP error)."""
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import sqlite3
 from urllib.parse import urlencode
@@ -9,6 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from payerkb.fts import fts5_match
 from payerkb.search import search
+
+pytestmark = pytest.mark.fuzz
 
 FTS_SYNTAX = st.sampled_from(['"', "'", "(", ")", "*", "-", "+", ":", "^", "{", "}", "AND", "OR", "NOT",
                               "NEAR", "NEAR(", ",", ".", "\\", "\x00", "\ue000", "\ud800", " ", "  "])

@@ -7,6 +7,8 @@ import urllib.request
 import pytest
 from servers import payerkb_serve
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture()
 def server(built_db):

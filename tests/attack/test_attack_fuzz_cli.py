@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from payerkb.cli import cli
 
+pytestmark = pytest.mark.fuzz
+
 ROOT = Path(__file__).resolve().parents[2]
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

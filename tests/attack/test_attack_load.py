@@ -6,6 +6,8 @@ import pytest
 
 from benchmarks import loadtest
 
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
 
 @pytest.mark.slow
 def test_hostile_clients_do_not_break_the_server_or_its_memory(built_db, tmp_path):
