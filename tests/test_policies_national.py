@@ -129,13 +129,15 @@ async def test_aetna_and_cigna_have_only_their_j3490_emergency_room_answers(ds):
     assert aetna["pricing"]["setting"] == "outpatient_facility"
     assert "no dollar threshold" in aetna["pricing"]["summary"]
     assert "mass.gov/info-details/nasal-naloxone-policies" in aetna["pricing"]["source_urls"]
-    assert aetna["prior_auth"]["requirement"] == "unknown"  # still a gap
+    assert aetna["prior_auth"]["requirement"] == "conditional"  # new-to-market drugs on the precertification list
+    assert "lakelandcare.com" in aetna["prior_auth"]["source_urls"]
     cigna = {r["topic"]: r for r in await _canned(ds, "rules_for_payer_and_code", payer="cigna", code="J3490")}
     assert cigna["narrative"]["requirement"] == "conditional"
     assert "mass.gov" in cigna["narrative"]["source_urls"]
-    for payer in ("aetna", "cigna"):  # nothing found for J3590
-        rows = await _canned(ds, "rules_for_payer_and_code", payer=payer, code="J3590")
-        assert {r["requirement"] for r in rows} == {"unknown"}, payer
+    cigna_j3590 = await _canned(ds, "rules_for_payer_and_code", payer="cigna", code="J3590")
+    assert {r["requirement"] for r in cigna_j3590} == {"unknown"}  # nothing found for J3590
+    aetna_j3590 = {r["topic"]: r["requirement"] for r in await _canned(ds, "rules_for_payer_and_code", payer="aetna", code="J3590")}
+    assert aetna_j3590.pop("prior_auth") == "conditional" and set(aetna_j3590.values()) == {"unknown"}
 
 
 def test_new_sources_are_dated_or_marked_undated_and_cited(kb):

@@ -104,7 +104,7 @@ def test_the_me_unit_disagreement_is_visible_per_payer(built_db):
 
 @pytest.mark.asyncio
 async def test_payers_without_public_noc_rules_show_every_topic_as_a_gap(ds):
-    for payer in ("aetna", "cigna", "oscar"):
+    for payer in ("cigna", "oscar"):  # aetna now has a sourced new-to-market precertification rule
         rows = await _canned(ds, "rules_for_payer_and_code", payer=payer, code="J3590")
         assert rows and {r["requirement"] for r in rows} == {"unknown"}, payer
         assert all(r["source_urls"] is None for r in rows)
