@@ -134,6 +134,9 @@ from payerkb.check_cmd import check_command, which_code_command  # noqa: E402
 
 cli.add_command(check_command)
 cli.add_command(which_code_command)
+from payerkb.x12_cmd import explain_command  # noqa: E402
+
+cli.add_command(explain_command)
 from payerkb.search_cmd import search_command  # noqa: E402
 
 cli.add_command(search_command)
@@ -152,6 +155,9 @@ cli.add_command(ingest_cms)
 from payerkb.review_cmd import review_command  # noqa: E402
 
 cli.add_command(review_command, name="review")
+from payerkb.answer_cmd import answer_command  # noqa: E402
+
+cli.add_command(answer_command)
 
 
 def main():  # pragma: no cover - console entry point
