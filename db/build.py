@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import schema
+from db import drug_tables, matrix, schema
 from db.validate import Policies, Problem, effective_rules, load_policies
 
 TOPIC_COLUMNS = schema.TOPICS
@@ -169,9 +169,11 @@ def _gap_row(payer: schema.Payer, topic: str, kb: Policies) -> dict:
 
 
 def _insert(db: sqlite_utils.Database, kb: Policies) -> tuple[int, int]:
+    # sources declared only by scraped drug-rule candidates are not served (payerkb review moves them)
+    candidates = {located.path for located in kb.scraped_drug_rules}
     db["sources"].insert_all(
         ({**src.model_dump(exclude={"undated"}), "undated": int(src.undated), "file": path}
-         for src, path in kb.sources.values()),
+         for src, path in kb.sources.values() if path not in candidates),
     )
     db["codes"].insert_all(
         {**c.model_dump(exclude={"sources", "is_noc"}), "is_noc": int(c.is_noc),
@@ -259,16 +261,12 @@ def _indexes_and_fts(db: sqlite_utils.Database) -> None:
 
 
 def _views(db: sqlite_utils.Database) -> None:
-    topic_cols = ",\n  ".join(
-        f"""(select case when sum(r.status = 'conflicting') > 0 then 'conflicting'
-                else group_concat(distinct r.requirement) end
-            from rules r where r.payer_id = p.id and r.topic = '{t}' and r.origin != 'scraped'
-              and r.status != 'superseded') as {t}"""
-        for t in TOPIC_COLUMNS
-    )
+    # one cell per topic, decided as the /-/matrix page decides it (db/matrix.py)
+    topic_cols = ",\n  ".join(f"{matrix.cell_sql(t)} as {t}" for t in TOPIC_COLUMNS)
     db.create_view("payer_matrix", f"""
 select p.id as payer_id, p.name as payer_name, p.payer_type, p.states, p.jurisdiction,
-  {topic_cols}
+  {topic_cols},
+  {matrix.drug_list_sql()} as prior_auth_drugs
 from payers p order by p.payer_type, p.name""", replace=True)
     db.create_view("j3590_rules", """
 select r.id as rule_id, r.payer_id, p.name as payer_name, p.payer_type, p.states, r.topic,
@@ -314,7 +312,9 @@ def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", 
         with db.conn:
             _create_tables(db)
             n_payers, n_rules = _insert(db, kb)
+            drug_tables.load_drug_tables(db, kb)
         _indexes_and_fts(db)
+        drug_tables.indexes_and_fts(db)
         _views(db)
         steps = default_steps() if extra_steps is None else (extra_steps, [])
         for step in steps[0]:
