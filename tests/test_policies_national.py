@@ -177,3 +177,15 @@ def test_california_workers_comp_uses_unclassified_codes_and_medi_cal_rates(buil
     urls = {r["url"] for r in _rows(built_db, "select s.url from rule_sources rs join sources s on s.id = rs.source_id "
                                               "where rs.rule_id = ?", rules["pricing"]["id"])}
     assert urls == {"https://www.dir.ca.gov/t8/9789_13_2.html", "https://www.dir.ca.gov/t8/9789_12_8.html"}
+
+
+@pytest.mark.asyncio
+async def test_emblemhealth_and_medica_prior_auth_by_drug_list(ds, built_db):
+    j3490 = {r["payer_id"]: r for r in await _canned(ds, "prior_auth_for_code", code="J3490")}
+    assert j3490["emblemhealth"]["requirement"] == "conditional" and "POS 11" in j3490["emblemhealth"]["summary"]
+    assert j3490["medica"]["requirement"] == "conditional" and j3490["medica"]["effective_from"] == "2014-01-01"
+    assert j3490["medica"]["as_of"] == "2017-05-29"  # the date stamped on the Medica page
+    units = _rows(built_db, "select requirement from rules where id = 'medica--units-prepayment-edits'")
+    assert units == [{"requirement": "conditional"}]
+    rows = {r["topic"]: r for r in await _canned(ds, "rules_for_payer_and_code", payer="emblemhealth", code="J3590")}
+    assert rows["ndc"]["requirement"] == "unknown" and rows["invoice"]["requirement"] == "unknown"
