@@ -11,7 +11,9 @@ import datetime as dt
 import json
 import sqlite3
 
+from db import matrix as cells
 from db.schema import TOPICS
+from payerkb import drug_queries
 
 REQUIREMENTS = ("required", "conditional", "not_required", "unknown")
 JSON_LIST_COLUMNS = (
@@ -221,9 +223,12 @@ def summary(conn, today: dt.date | None = None) -> dict:
             "payer_types": _payer_facets(conn)["payer_type"], "recent_changes": recent}
 
 
-def payer_page(conn, payer_id: str, today: dt.date | None = None, code: str | None = None) -> dict | None:
-    """A payer and all its rules by topic; with code, only the rules that cover that code.
-    Raises ValueError for a code payerkb does not cover."""
+def payer_page(conn, payer_id: str, today: dt.date | None = None, code: str | None = None,
+               date: str | None = None) -> dict | None:
+    """A payer and all its rules by topic; with code, only the rules that cover that code. Its drug
+    rules (those needing prior authorization first) follow, by code and, with date, only those in
+    effect on that date of service. Raises ValueError for a code payerkb does not cover or a bad date."""
+    date = drug_queries.check_date(date)
     row = _one(conn, "select * from payers where id = ?", [payer_id])
     if row is None:
         return None
@@ -242,7 +247,15 @@ def payer_page(conn, payer_id: str, today: dt.date | None = None, code: str | No
     counts = {g["id"]: g["rules"] for g in groups}
     payer["groups"] = [{"id": g, "rules": counts.get(g, 0)} for g in payer["includes"]]
     codes = [c for (c,) in conn.execute("select code from codes order by code = 'J3590' desc, code")]
-    return {"payer": payer, "code": code, "codes": codes, "topics": _by_topic(rules)}
+    topics = _by_topic(rules)
+    drug_rules = drug_queries.payer_drug_rules(conn, payer_id, code, date, today)
+    drugs = drug_queries.drug_list_counts(conn, code, [payer_id]).get(payer_id, 0)
+    for t in topics:
+        t["drug_list_drugs"] = drugs if t["topic"] == "prior_auth" else 0
+        if t["gap"]:
+            t["requirement"] = cells.cell(None, t["topic"], t["drug_list_drugs"])
+    return {"payer": payer, "code": code, "date": date, "codes": codes, "topics": topics,
+            "drug_rules": drug_rules}
 
 
 OPPS_MEANINGS = {
@@ -344,10 +357,18 @@ def code_page(conn, code: str, payer_type: str | None = None, state: str | None 
         [row["code"], json.dumps(ids)], today,
         joins="join rule_codes rc on rc.rule_id = r.id",
     ) if ids else []
+    drug_lists = drug_queries.drug_list_counts(conn, row["code"], ids) if ids else {}
     for payer in payers:
         own = [r for r in rules if r["payer_id"] == payer["id"]]
         payer["rules"] = [r for r in own if r["origin"] != "gap"]
-        payer["gaps"] = [r["topic"] for r in own if r["origin"] == "gap"]
+        live_pa = _cell_requirement([r for r in payer["rules"] if r["topic"] == "prior_auth"])
+        # prior authorization by drug list where the payer-level cell would be a gap (db/matrix.py)
+        payer["prior_auth"] = cells.cell(None if live_pa == "unknown" else live_pa, "prior_auth",
+                                         drug_lists.get(payer["id"], 0))
+        payer["drug_list_drugs"] = drug_lists.get(payer["id"], 0)
+        payer["drug_list_path"] = f"/-/payers/{payer['id']}?code={row['code']}#drugs"
+        payer["gaps"] = [r["topic"] for r in own if r["origin"] == "gap"
+                         and not (r["topic"] == "prior_auth" and payer["prior_auth"] == cells.DRUG_LIST)]
     facets = _rows(conn, f"""select p.payer_type as value, count(*) as count from payers p
         where p.id in (select distinct r.payer_id from rules r join rule_codes rc on rc.rule_id = r.id
           where rc.code = ?) group by p.payer_type order by p.payer_type""", [row["code"]])
@@ -409,17 +430,17 @@ def matrix(conn, payer_type: str | None = None, state: str | None = None) -> dic
     payers = [_shape_payer(p) for p in _rows(conn, f"""
         select p.id, p.name, p.payer_type, p.states, p.jurisdiction from payers p
         where {where} order by p.payer_type, p.name""", params)]
-    # the same decision as _cell_requirement, in SQL: this runs over every rule of every payer
-    cells = {(pid, topic): value for pid, topic, value in conn.execute(f"""
-        select r.payer_id, r.topic,
-          case when sum(r.status = 'conflicting') > 0 then 'conflicting'
-               when count(distinct r.requirement) = 1 then max(r.requirement)
-               else 'varies' end
+    # the decision of db/matrix.py (the payer_matrix view's too), over every rule of every payer
+    found = {(pid, topic): value for pid, topic, value in conn.execute(f"""
+        select r.payer_id, r.topic, {cells.CELL_CASE}
         from rules r join payers p on p.id = r.payer_id
-        where r.origin not in ('scraped', 'gap') and r.status != 'superseded' and {where}
+        where {cells.LIVE_RULE} and {where}
         group by r.payer_id, r.topic""", params)}
+    drug_lists = drug_queries.drug_list_counts(conn)
     for payer in payers:
-        payer["cells"] = {topic: cells.get((payer["id"], topic), "unknown") for topic in TOPICS}
+        drugs = drug_lists.get(payer["id"], 0)
+        payer["cells"] = {topic: cells.cell(found.get((payer["id"], topic)), topic, drugs) for topic in TOPICS}
+        payer["drug_list_drugs"] = drugs
     return {"filters": {"payer_type": payer_type, "state": state.upper() if state else None},
             "topics": list(TOPICS), "payers": payers, "facets": _payer_facets(conn)}
 

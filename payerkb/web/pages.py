@@ -135,7 +135,7 @@ async def payer_list(request, datasette, fmt):
 @_view
 async def payer(request, datasette, fmt):
     payer_id = request.url_vars["payer_id"]
-    data = await _query(datasette, _payer_page, payer_id, _param(request, "code"))
+    data = await _query(datasette, _payer_page, payer_id, _param(request, "code"), _param(request, "date"))
     if data is None:
         raise NotFound(f"No payer with id {payer_id!r}. The payers page lists every payer.")
     data["database_path"] = datasette.urls.database(kb_database(datasette).name)
@@ -172,9 +172,9 @@ async def compare(request, datasette, fmt):
     return _json(data) if fmt == ".json" else await _html(datasette, request, "compare.html", data)
 
 
-def _payer_page(conn, payer_id, code):
+def _payer_page(conn, payer_id, code, date=None):
     try:
-        return queries.payer_page(conn, payer_id, code=code)
+        return queries.payer_page(conn, payer_id, code=code, date=date)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
 

@@ -20,6 +20,7 @@ REQUIREMENT_LABELS = {
     "unknown": "Unknown",
     "conflicting": "Conflicting",
     "varies": "Varies",
+    "drug_list": "By drug list",
 }
 FLAG_LABELS = {
     "gap": "no source found",
