@@ -189,3 +189,12 @@ async def test_emblemhealth_and_medica_prior_auth_by_drug_list(ds, built_db):
     assert units == [{"requirement": "conditional"}]
     rows = {r["topic"]: r for r in await _canned(ds, "rules_for_payer_and_code", payer="emblemhealth", code="J3590")}
     assert rows["ndc"]["requirement"] == "unknown" and rows["invoice"]["requirement"] == "unknown"
+
+
+@pytest.mark.asyncio
+async def test_healthpartners_reviews_new_drugs_and_pays_them_from_awp(ds):
+    rows = {r["topic"]: r for r in await _canned(ds, "rules_for_payer_and_code", payer="healthpartners", code="J3590")}
+    assert rows["prior_auth"]["requirement"] == "conditional" and "provider liability" in rows["prior_auth"]["summary"]
+    assert rows["pricing"]["pricing_basis"] == "awp" and rows["pricing"]["percent"] is None
+    assert "healthpartners.com/public/coverage-criteria" in rows["pricing"]["source_urls"]
+    assert rows["invoice"]["requirement"] == "unknown"
