@@ -1,6 +1,7 @@
 """The claim-line pre-check: what this payer will reject on one NOC drug line, and how to fix it.
 
-`check_claim(line, db)` reads the payer's rules (rules, rule_sources, sources) and the reference
+`check_claim(line, db)` reads the payer's rules (rules, rule_sources, sources), its drug rules
+(drug_rules, payerkb/check_drugs.py) and the reference
 tables (codes, modifiers, denial_codes, claim_fields, the CMS crosswalk) and returns
 
     {"ok": bool, "findings": [{"severity", "topic", "message", "fix", "rule_id", "source_url",
@@ -17,6 +18,7 @@ import re
 
 from payerkb import advisor
 from payerkb import ndc as ndclib
+from payerkb.check_drugs import check_drug_rules
 from payerkb.check_kb import Knowledge, Rule, _number, connect, knowledge
 from payerkb.claim import ClaimInputError, ClaimLine, parse_claim
 
@@ -65,7 +67,8 @@ def check_claim(line, db) -> dict:
     conn = connect(db)
     kb = knowledge(conn)
     ctx = _Line(claim, kb, conn)
-    for check in (_coding, _ndc, _narrative, _units, _modifiers, _invoice, _prior_auth, _reminders, _gaps):
+    for check in (_coding, _ndc, _narrative, _units, _modifiers, _invoice, _prior_auth, check_drug_rules,
+                  _reminders, _gaps):
         check(ctx)
     return ctx.result()
 
@@ -103,6 +106,7 @@ class _Line:
                            "units": claim.units, "modifiers": list(claim.modifiers), "suggested_code": None}
         self.ndc, self.ndc_rows, self.ndc_error, self.ndc_note = None, [], None, None
         self.recoded = False  # the crosswalk moved the line to a specific code: NOC-line rules no longer fit
+        self.drug_prior_auth = False  # a drug rule of the payer said whether the drug needs prior authorization
         if claim.ndc:
             try:
                 self.ndc, self.ndc_rows, self.ndc_note = advisor.lookup_ndc(kb, conn, claim.ndc, self.dos)
@@ -854,6 +858,8 @@ def _gaps(ctx: _Line) -> None:
         here = ctx.by_topic.get(topic, [])
         gap = next((r for r in here if r.origin == "gap"), None)
         words = TOPIC_WORDS.get(topic, topic)
+        if topic == "prior_auth" and ctx.drug_prior_auth:
+            continue  # the payer's drug rule answered it (payerkb/check_drugs.py)
         if gap is not None:
             ctx.add("info", topic, f"No public source for {ctx.payer_name}'s {words} rules: payerkb does not know them yet.",
                     rule=gap, basis="gap")
