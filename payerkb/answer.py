@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+from urllib.parse import urlencode
 
 from db.schema import TOPICS
 from payerkb import ndc as ndclib
@@ -529,6 +530,8 @@ def answer(conn: sqlite3.Connection, payer_id: str, code: str | None = None, dat
     drug = drug.strip() if drug else None
     if drug and len(drug) > MAX_DRUG_TEXT:
         raise ValueError(f"drug: longer than {MAX_DRUG_TEXT} characters; give a drug name or an NDC")
+    if drug and not _norm(drug):
+        raise ValueError(f"drug: {drug[:40]!r} is neither a drug name nor an NDC")
     if not isinstance(payer_id, str) or not payer_id.strip():
         raise ValueError("payer: give a payer id, e.g. medicare-palmetto-jj")
     code = check_code(conn, code)
@@ -611,7 +614,9 @@ def answer(conn: sqlite3.Connection, payer_id: str, code: str | None = None, dat
     result = {
         "payer": payer,
         "context": {"code": code, "date": the_date, "date_given": bool(date_given), "setting": setting,
-                    "drug": drug, "text": context},
+                    "drug": drug, "text": context,
+                    "query": urlencode([(k, v) for k, v in (("code", code), ("date", date_given),
+                                                            ("setting", setting), ("drug", drug)) if v])},
         "topics": lines,
         "unknown_topics": unknown,
         "no_rule_topics": no_rule,

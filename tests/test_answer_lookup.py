@@ -27,7 +27,8 @@ def test_every_topic_in_order_one_line_each(conn):
     assert [t["topic"] for t in result["topics"]] == list(TOPICS)
     assert result["context"] == {"code": "J3590", "date": "2026-03-01", "date_given": True,
                                  "setting": "professional", "drug": None,
-                                 "text": "J3590 on professional claims on 2026-03-01"}
+                                 "text": "J3590 on professional claims on 2026-03-01",
+                                 "query": "code=J3590&date=2026-03-01&setting=professional"}
     for line in result["topics"]:
         assert line["status"] in ("answered", "unknown", "no_rule", "drug_list")
         assert line["text"].startswith(line["label"] + ":")

@@ -72,3 +72,16 @@ async def answer_view(request, datasette):
 
 
 ROUTES: list = [(ROUTE, answer_view)]
+
+
+async def for_payer_page(datasette, request, payer_id: str, db=None) -> dict | None:
+    """The answer for the payer page and its .json (`answer` key) when the request gives any of
+    code, date, setting or drug; None when it gives none. ValueError for bad input (the page turns
+    it into a 400)."""
+    args = {name: (request.args.get(name) or "").strip() or None for name in PARAMS}
+    if not any(args.values()):
+        return None
+    db = db or _database(datasette)
+    if db is None:
+        return None
+    return await db.execute_fn(lambda conn: answer(conn, payer_id, **args))
