@@ -198,3 +198,12 @@ async def test_healthpartners_reviews_new_drugs_and_pays_them_from_awp(ds):
     assert rows["pricing"]["pricing_basis"] == "awp" and rows["pricing"]["percent"] is None
     assert "healthpartners.com/public/coverage-criteria" in rows["pricing"]["source_urls"]
     assert rows["invoice"]["requirement"] == "unknown"
+
+
+@pytest.mark.asyncio
+async def test_priority_health_prior_auth_by_medical_drug_list_reaches_both_lines(ds):
+    for payer in ("priority-health", "priority-health-medicaid"):
+        rows = {r["topic"]: r for r in await _canned(ds, "rules_for_payer_and_code", payer=payer, code="J3490")}
+        assert rows["prior_auth"]["requirement"] == "conditional", payer
+        assert "priorityhealth.com/provider/manual/drugs" in rows["prior_auth"]["source_urls"]
+        assert rows["narrative"]["requirement"] == "required"  # the older group rules are still there
