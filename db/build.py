@@ -331,7 +331,9 @@ def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", 
         raise
     for step in steps[1]:
         step(out, kb)
-    return BuildResult(out, n_payers, n_rules, len(kb.sources), time.perf_counter() - started)
+    served = len(kb.sources) - sum(1 for _, path in kb.sources.values()
+                                   if path in {loc.path for loc in kb.scraped_drug_rules})
+    return BuildResult(out, n_payers, n_rules, served, time.perf_counter() - started)
 
 
 def _build_running(tmp: Path) -> bool:

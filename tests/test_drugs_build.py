@@ -171,3 +171,10 @@ async def test_canned_query_drugs_needing_prior_auth(fixture_db, metadata, ds):
     assert qal and qal[0]["criteria_id"] == "CC-0237" and qal[0]["doc_date"] == "2023-08-01"
     assert not [r for r in await rows(ds.client, payer="anthem-georgia", code="J3590", date="2023-10-31")
                 if r["drug_id"] == "qalsody"]
+
+
+def test_build_summary_counts_only_served_sources(tmp_path):
+    from db.build import build
+
+    result = build(DRUG_POLICIES, tmp_path / "payerkb.db", extra_steps=[])
+    assert result.sources == sqlite_utils.Database(tmp_path / "payerkb.db")["sources"].count == 6
