@@ -23,6 +23,7 @@ Bad input raises ValueError whose message starts with the parameter's name (`dat
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
 import sqlite3
@@ -284,9 +285,8 @@ def _short(text: str | None, limit: int = 90) -> str:
 def rule_text(item: dict, show_setting: bool = True) -> str:
     """One rule in one stretch of words: requirement, value (else the summary, shortened), dates,
     setting, footing, source date."""
-    bits = [item["requirement"].replace("_", " ")]
-    bits.append(item["value_text"] or _short(item["summary"]))
-    bits.append(item["dates_text"])
+    bits = [item["requirement"].replace("_", " "), item["value_text"] or _short(item["summary"]), item["dates_text"]]
+    bits = [b for b in bits if b]
     if show_setting and item.get("setting") and item["setting"] != "any":
         bits.append(SETTING_WORDS.get(item["setting"], item["setting"]))
     return (", ".join(bits) + f" [{item['footing']}; {item['date_text']}"
@@ -310,18 +310,26 @@ def _quarter_start(quarter: str | None) -> str | None:
     return f"{m.group(1)}-{(int(m.group(2)) - 1) * 3 + 1:02d}-01" if m else None
 
 
+def _read_ndc(conn, text: str, date: str) -> tuple:
+    """(Ndc, crosswalk rows of the quarter for the date), as the check reads an NDC (payerkb.advisor:
+    a 10-digit NDC without dashes is resolved by the crosswalk); (None, []) for a name."""
+    if not NDC_LIKE.fullmatch(text):
+        return None, []
+    from payerkb import advisor
+
+    try:
+        parsed, rows, _note = advisor.lookup_ndc(knowledge(conn), conn, re.sub(r"^\s*N4\s*", "", text, flags=re.I), date)
+    except ndclib.NdcError as exc:
+        raise ValueError(f"drug: {exc}") from None
+    return parsed, rows
+
+
 def _find_drug(conn, text: str, date: str) -> dict:
     """{'drug': row or None, 'matched_by': ..., 'candidates': [...], 'ndc': Ndc or None, 'crosswalk': [...]}."""
     found: dict = {"drug": None, "matched_by": None, "candidates": [], "ndc": None, "crosswalk": []}
-    if NDC_LIKE.fullmatch(text):
-        raw = re.sub(r"^\s*N4\s*", "", text, flags=re.I)
-        kb = knowledge(conn)
-        from payerkb import advisor  # the check's own NDC reading (10 digits resolved by the crosswalk)
-        try:
-            parsed, rows, _note = advisor.lookup_ndc(kb, conn, raw, date)
-        except ndclib.NdcError as exc:
-            raise ValueError(f"drug: {exc}") from None
-        found["ndc"], found["crosswalk"] = parsed, rows
+    found["ndc"], found["crosswalk"] = _read_ndc(conn, text, date)
+    if found["ndc"] is not None:
+        parsed = found["ndc"]
         hit = _rows(conn, "select d.* from drug_ndcs n join drugs d on d.id = n.drug_id where n.ndc11 = ?",
                     [parsed.ndc_11])
         if hit:
@@ -341,7 +349,6 @@ def _find_drug(conn, text: str, date: str) -> dict:
     elif len(exact) > 1:
         found["candidates"] = sorted(d["brand_name"] for d in exact)
     else:
-        import difflib
         names = {_norm(d["brand_name"]): d["brand_name"] for d in drugs}
         names.update({_norm(d["generic_name"]): d["brand_name"] for d in drugs if d["generic_name"]})
         found["suggestions"] = sorted({names[n] for n in difflib.get_close_matches(want, list(names), n=3)})
@@ -380,9 +387,9 @@ def _drug_answer(conn, payer_id: str, text: str, code, setting, date) -> dict:
     out: dict = {"query": text, "found": False, "id": None, "brand_name": None, "generic_name": None,
                  "matched_by": None, "path": None, "own_code": None, "rules": [], "history": [], "notes": []}
     if not _has_table(conn, "drugs") or not _has_table(conn, "drug_rules"):
-        found = _find_drug_ndc_only(conn, text, date)
+        found = dict(zip(("ndc", "crosswalk"), _read_ndc(conn, text, date)))
         out["notes"].append("this database has no drug tables: rebuild it with a payerkb that has them")
-        _crosswalk_note(out, found, code)
+        _crosswalk_note(conn, out, found, code, date)
         return out
     found = _find_drug(conn, text, date)
     if found["ndc"] is not None:
@@ -395,14 +402,17 @@ def _drug_answer(conn, payer_id: str, text: str, code, setting, date) -> dict:
             out["notes"].append(f"{text!r} names more than one drug ({', '.join(found['candidates'])}); "
                                 "give the brand name or an NDC: payerkb does not guess")
         else:
-            hint = f"; did you mean {', '.join(found.get('suggestions') or [])}?" if found.get("suggestions") else ""
-            out["notes"].append(f"payerkb knows no drug {'with NDC' if found['ndc'] else 'called'} {text!r}{hint} "
-                                "The payer-level lines above still apply.")
-        _crosswalk_note(out, found, code)
+            hint = f" (did you mean {', '.join(found['suggestions'])}?)" if found.get("suggestions") else ""
+            out["notes"].append(f"payerkb knows no drug {'with NDC' if found['ndc'] else 'called'} {text!r}{hint}; "
+                                "the payer-level lines still apply")
+        _crosswalk_note(conn, out, found, code, date)
         return out
     out.update(found=True, id=drug["id"], brand_name=drug["brand_name"], generic_name=drug["generic_name"],
                matched_by=found["matched_by"], path=f"/-/drugs/{drug['id']}")
     out["own_code"] = _own_code(conn, drug, code, date)
+    if out["own_code"]:
+        out["own_code"]["sources"] = _own_code_sources(conn, drug, out["own_code"])
+        out["own_code"]["footing"] = footing("sourced", out["own_code"]["sources"])
 
     live = [r for r in _live_drug_rules(conn, payer_id) if r.drug_id == drug["id"]]
     in_effect = {r.id for r in live if r.applies(code or next(iter(sorted(r.codes)), ""), setting or r.setting, date)}
@@ -435,29 +445,40 @@ def _drug_answer(conn, payer_id: str, text: str, code, setting, date) -> dict:
     return out
 
 
-def _find_drug_ndc_only(conn, text: str, date: str) -> dict:
-    found = {"drug": None, "ndc": None, "crosswalk": []}
-    if NDC_LIKE.fullmatch(text):
-        from payerkb import advisor
-        try:
-            found["ndc"], found["crosswalk"], _ = advisor.lookup_ndc(knowledge(conn), conn,
-                                                                     re.sub(r"^\s*N4\s*", "", text, flags=re.I), date)
-        except ndclib.NdcError as exc:
-            raise ValueError(f"drug: {exc}") from None
-    return found
-
-
-def _crosswalk_note(out: dict, found: dict, code) -> None:
+def _crosswalk_note(conn, out: dict, found: dict, code, date: str) -> None:
     """An NDC the drug tables do not know may still be in the CMS crosswalk under its own code."""
     rows = found.get("crosswalk") or []
-    codes = sorted({r.hcpcs for r in rows})
-    if len(codes) == 1:
-        row = rows[0]
-        out["own_code"] = {"code": codes[0], "from": None, "since_at_latest": row.effective_from, "basis": "crosswalk",
-                           "quarter": row.quarter, "in_effect": True,
-                           "message": f"the CMS NDC-HCPCS crosswalk ({row.quarter}) lists NDC {found['ndc'].ndc_542}"
-                                      f"{' (' + row.drug_name + ')' if row.drug_name else ''} under {codes[0]}: bill "
-                                      f"{codes[0]}" + (f", not {code}" if code and code != codes[0] else "")}
+    noc = {c for (c,) in conn.execute("select code from codes where is_noc = 1")}
+    codes = sorted({r.hcpcs for r in rows} - noc)
+    if len(codes) != 1:
+        return
+    row = next(r for r in rows if r.hcpcs == codes[0])
+    in_effect = True if row.effective_from and row.effective_from <= date else None
+    listed = f"the CMS NDC-HCPCS crosswalk ({row.quarter}) lists NDC {found['ndc'].ndc_542}" + (
+        f" ({row.drug_name})" if row.drug_name else "") + f" under {codes[0]}"
+    message = (listed + f": bill {codes[0]}" + (f", not {code}" if code and code != codes[0] else "")
+               if in_effect else listed + f" (since {row.quarter} at the latest); check whether it was in effect on {date}")
+    own = {"code": codes[0], "from": None, "since_at_latest": row.effective_from, "basis": "crosswalk",
+           "quarter": row.quarter, "in_effect": in_effect, "message": message}
+    own["sources"] = _own_code_sources(conn, {}, own)
+    own["footing"] = footing("sourced", own["sources"])
+    out["own_code"] = own
+
+
+def _own_code_sources(conn, drug: dict, own: dict) -> list[dict]:
+    """The drug file's sources for its own code; for a crosswalk code, the CMS crosswalk file."""
+    if own["basis"] == "drug file":
+        return _sources(conn, "drug_sources", "drug_id", [drug["id"]]).get(drug["id"], [])
+    if not _has_table(conn, "cms_files") or not own.get("quarter"):
+        return []
+    out = []
+    for row in _rows(conn, """select source_url, original_file, quarter, ingested from cms_files
+                              where quarter = ? and kind = 'crosswalk' order by id""", [own["quarter"]]):
+        out.append({"locator": row["original_file"], "id": None, "url": row["source_url"],
+                    "title": f"CMS ASP NDC-HCPCS crosswalk, {row['quarter']}", "publisher": "Centers for Medicare & Medicaid Services",
+                    "kind": "official", "doc_date": None, "undated": True, "retrieved": row["ingested"],
+                    "date_text": f"undated, read {row['ingested'] or 'on an unknown date'}"})
+    return out
 
 
 def _own_code(conn, drug: dict, code, date: str) -> dict | None:
@@ -611,6 +632,7 @@ def answer(conn: sqlite3.Connection, payer_id: str, code: str | None = None, dat
     drug_answer = _drug_answer(conn, pid, drug, code, setting, the_date) if drug else None
     if drug_answer:
         _fold_drug_rules(lines, drug_answer, unknown, no_rule)
+        _fold_own_code(lines, drug_answer, unknown, no_rule)
     result = {
         "payer": payer,
         "context": {"code": code, "date": the_date, "date_given": bool(date_given), "setting": setting,
@@ -658,6 +680,27 @@ def _fold_drug_rules(lines: list[dict], drug: dict, unknown: list, no_rule: list
                                                 for r in drug["rules"] if r["id"] in line["drug_rules"]])
 
 
+def _fold_own_code(lines: list[dict], drug: dict, unknown: list, no_rule: list) -> None:
+    """A drug with its own code in effect on the date answers the coding line: not a NOC code."""
+    own = drug.get("own_code")
+    if not own or own.get("in_effect") is not True:
+        return
+    line = next(t for t in lines if t["topic"] == "coding")
+    line["own_code"] = own["code"]
+    who = drug.get("brand_name") or (f"NDC {drug['ndc_542']}" if drug.get("ndc_542") else "this drug")
+    dated = _dated(own.get("sources") or [])["date_text"]
+    words = f"{who}: {own['message']} [{own['footing']}; {dated}]"
+    if line["status"] == "answered":
+        line["text"] += f" + {words}"
+        line["footing"] = _line_footing([{"footing": line["footing"]}, own])
+        return
+    for lst in (unknown, no_rule):
+        if "coding" in lst:
+            lst.remove("coding")
+    line.update(status="answered", requirement="required", conflicting=False, footing=own["footing"],
+                text=f"{line['label']}: {words}")
+
+
 def format_text(result: dict, history: bool = False) -> str:
     """The answer as text: one line per topic, then the topics with no source, then the drug; with
     history, each line's rules not in effect on the date too (indented)."""
@@ -678,6 +721,8 @@ def format_text(result: dict, history: bool = False) -> str:
         if d["found"]:
             out.append(f"  drug: {d['brand_name']}" + (f" ({d['generic_name']})" if d["generic_name"] else "")
                        + f", found by {d['matched_by']}")
+        else:
+            out.append(f"  drug: {d['query']}: not found")
         for r in d["rules"]:
             out.append(f"    {r['text']}")
         for r in d["history"] if history else []:

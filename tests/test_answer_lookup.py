@@ -216,3 +216,35 @@ def test_unknown_payer_is_none(conn):
 def test_lower_case_code_and_setting_are_accepted(conn):
     result = answer(conn, JJ, code=" j3590 ", setting="Professional", date="2026-03-01")
     assert result["context"]["code"] == "J3590" and result["context"]["setting"] == "professional"
+
+
+def test_own_code_in_effect_answers_the_coding_line(conn):
+    drug_id, code, since, name = conn.execute(
+        "select id, hcpcs_code, hcpcs_code_from, brand_name from drugs where hcpcs_code_from is not null "
+        "order by id limit 1").fetchone()
+    result = answer(conn, "anthem-georgia", code="J3590", date="2026-03-01", drug=name)
+    coding = _topic(result, "coding")
+    assert coding["status"] == "answered" and coding["own_code"] == code and "coding" not in result["unknown_topics"]
+    assert f"bill {code}" in coding["text"] and coding["footing"] in ("official", "secondary only", "unconfirmed")
+    assert result["drug"]["own_code"]["sources"] is not None
+    before = answer(conn, "anthem-georgia", code="J3590", date="2000-01-03", drug=name)
+    assert "own_code" not in _topic(before, "coding")
+
+
+def test_an_ndc_only_the_crosswalk_knows(conn):
+    row = conn.execute("""select x.ndc, x.hcpcs, x.quarter from current_ndc_hcpcs_crosswalk x
+                          where x.ndc not in (select ndc11 from drug_ndcs)
+                            and x.hcpcs not in (select code from codes where is_noc = 1)
+                            and x.ndc in (select ndc from current_ndc_hcpcs_crosswalk group by ndc
+                                          having count(distinct hcpcs) = 1)
+                          order by x.ndc limit 1""").fetchone()
+    ndc, hcpcs, quarter = row
+    start = conn.execute("select effective_from from cms_files where kind = 'crosswalk' and quarter = ?",
+                         [quarter]).fetchone()[0]
+    result = answer(conn, "anthem-georgia", code="J3590", date=start, drug=f"{ndc[:5]}-{ndc[5:9]}-{ndc[9:]}")
+    d = result["drug"]
+    assert d["found"] is False and d["own_code"]["code"] == hcpcs and d["own_code"]["in_effect"] is True
+    assert d["own_code"]["sources"] and d["own_code"]["sources"][0]["kind"] == "official"
+    assert _topic(result, "coding")["own_code"] == hcpcs
+    early = answer(conn, "anthem-georgia", code="J3590", date="2001-01-01", drug=ndc)["drug"]["own_code"]
+    assert early["in_effect"] is None and "check whether" in early["message"]
