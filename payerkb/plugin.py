@@ -8,14 +8,16 @@ import sqlite3
 from datasette import hookimpl
 
 from payerkb.web import FEATURE_MODULES
-from payerkb.web import security
+from payerkb.web import guard, security
 
 
 @hookimpl
 def register_routes():
+    """Every feature's routes, each behind payerkb/web/guard.py: the payerkb database must be served
+    and the visitor must be allowed to see every table the route shows (else Datasette's 404/403)."""
     routes = []
     for module in FEATURE_MODULES:
-        routes.extend(getattr(module, "ROUTES", []))
+        routes.extend((regex, guard.guarded(regex, view)) for regex, view in getattr(module, "ROUTES", []))
     return routes
 
 
@@ -30,6 +32,27 @@ def extra_template_vars(datasette):
 def asgi_wrapper(datasette):
     """Safe headers (Content-Security-Policy ...) and no 500 on a POST (payerkb/web/security.py)."""
     return security.middleware(datasette)
+
+
+# Scripts and stylesheets other plugins add to Datasette's pages are theirs, so the
+# Content-Security-Policy of that response allows them (payerkb/web/security.py). These wrap the
+# other implementations' results; they add nothing of payerkb's own.
+@hookimpl(wrapper=True)
+def extra_body_script(request):
+    results = yield
+    return [security.record_body_script(request, r) for r in results or []]
+
+
+@hookimpl(wrapper=True)
+def extra_js_urls(request):
+    results = yield
+    return [security.record_asset_urls(request, r, "scripts_src") for r in results or []]
+
+
+@hookimpl(wrapper=True)
+def extra_css_urls(request):
+    results = yield
+    return [security.record_asset_urls(request, r, "styles_src") for r in results or []]
 
 
 @hookimpl
