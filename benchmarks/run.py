@@ -124,7 +124,8 @@ def run(sizes: list[int], workdir: Path, loadtest_seconds: float, loadtest_clien
 
     other_rows, seen = [], set()
     for label, _, db_path in kbs[1:]:
-        for module, what in (("bench_search", "search"), ("bench_check", "claim check")):
+        for module, what in (("bench_search", "search"), ("bench_check", "claim check"),
+                             ("bench_x12", "837 file check")):
             _log(f"{what} on {label}")
             for name, value in other_measure(module, db_path):
                 if (what, name, value) not in seen:  # rows about a fixed database repeat at each size
@@ -200,10 +201,11 @@ def run(sizes: list[int], workdir: Path, loadtest_seconds: float, loadtest_clien
                 f"ratio (target >= {LOOKUP_TARGET})", "bare one-row SQL query (req/s)", "ratio to that",
                 "payerkb, same SQL as ?sql= (req/s)", "errors"], lookup_rows),
         "",
-        "## Search and claim check",
+        "## Search, claim check and 837 files",
         "",
-        "From `benchmarks/bench_search.py` and `benchmarks/bench_check.py` (`measure(db_path)`, written "
-        "by the search and check developers), on the synthetic knowledge bases. A row that names the "
+        "From `benchmarks/bench_search.py`, `benchmarks/bench_check.py` and `benchmarks/bench_x12.py` "
+        "(`measure(db_path)`, written by the search, check and X12 developers), on the synthetic knowledge "
+        "bases. A row that names the "
         "shipped policies/ is measured on that database whatever the size, and is shown once.",
         "",
         _table(["knowledge base", "feature", "metric", "value"], other_rows),

@@ -1,6 +1,7 @@
 """`payerkb check` (claim lines against payer rules) and `payerkb which-code` (the code advisor)."""
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -63,7 +64,10 @@ def _label(line, number: int, batch: bool) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON result per claim line (JSON Lines).")
 @click.option("--min-severity", type=click.Choice(["error", "warning", "info"]), default="info", show_default=True,
               help="Leave out findings below this severity in the text report.")
-def check_command(claims, db_path: Path, as_json: bool, min_severity: str):
+@click.option("--format", "input_format", type=click.Choice(["auto", "json", "x12"]), default="auto", show_default=True,
+              help="Input format: auto reads an 837 when the input starts with an ISA segment, JSON otherwise.")
+@click.option("--payer", help="837 input: payerkb payer id to use instead of matching NM1*PR.")
+def check_command(claims, db_path: Path, as_json: bool, min_severity: str, input_format: str, payer: str | None):
     """Check claim lines against the payer's rules and say what will be rejected and how to fix it.
 
     FILE holds one claim line as a JSON object, a JSON array of them, or JSON Lines (one object a
@@ -72,8 +76,13 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str):
     drug_kind, billed_amount, invoice_attached, invoice_date, prior_auth_number, discarded_amount,
     single_dose_container.
 
+    FILE may also be an X12 837 claim file (837P 005010X222A1 or 837I 005010X223A2, detected from
+    its ISA header, or --format x12): every service line is checked, with its position in the file
+    (interchange, transaction set, CLM01, LX01, segment number); --json gives one JSON document.
+    See docs/x12.md.
+
     Exit status: 0 no errors, 1 some line has an error finding, 2 malformed input (the message names
-    the line and the field).
+    the line and the field, or the 837 segment).
 
     \b
     Example:
@@ -83,6 +92,18 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str):
     if not db_path.exists():
         click.secho(f"{db_path} does not exist: run `payerkb build` first.", fg="red", err=True)
         sys.exit(2)
+    if not hasattr(claims, "peek") and hasattr(claims, "readinto"):
+        claims = io.BufferedReader(claims)  # e.g. a test runner's stdin: peek at it without consuming
+    if input_format == "x12" or (input_format == "auto" and _starts_with_isa(claims)):
+        from payerkb import x12
+        from payerkb.x12_cmd import read_limited, run
+
+        try:
+            data = read_limited(claims)
+        except x12.X12Error as exc:
+            click.secho(str(exc), fg="red", err=True)
+            sys.exit(2)
+        sys.exit(run("837", data, db_path, payer, as_json, min_severity))
     bad_input = any_error = False
     shown = 0
     try:
@@ -111,6 +132,18 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str):
         click.secho(str(exc), fg="red", err=True)
         sys.exit(2)
     sys.exit(2 if bad_input else 1 if any_error else 0)
+
+
+def _starts_with_isa(stream) -> bool:
+    """Whether the input's first non-blank bytes are an X12 ISA segment (looked at without consuming)."""
+    peek = getattr(stream, "peek", None)
+    if peek is None:
+        return False
+    try:
+        head = peek(512)[:512]
+    except (OSError, ValueError):
+        return False
+    return head.lstrip()[:3] == b"ISA"
 
 
 @click.command("which-code")

@@ -134,6 +134,9 @@ from payerkb.check_cmd import check_command, which_code_command  # noqa: E402
 
 cli.add_command(check_command)
 cli.add_command(which_code_command)
+from payerkb.x12_cmd import explain_command  # noqa: E402
+
+cli.add_command(explain_command)
 from payerkb.search_cmd import search_command  # noqa: E402
 
 cli.add_command(search_command)
