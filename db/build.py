@@ -5,9 +5,11 @@ every step succeeded, so a failed or killed build leaves the last good database 
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,8 +311,11 @@ def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", 
         db.conn.execute("pragma journal_mode = off")
         db.conn.execute("pragma synchronous = off")
         db.conn.execute("pragma foreign_keys = on")
+        build_id = uuid.uuid4().hex
         with db.conn:
             _create_tables(db)
+            # the id the search index of this build is filed under (db/search_index.py)
+            db["payerkb_build"].insert({"build_id": build_id, "built_at": _now()})
             n_payers, n_rules = _insert(db, kb)
             drug_tables.load_drug_tables(db, kb)
         _indexes_and_fts(db)
@@ -325,15 +330,25 @@ def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", 
         db.execute("pragma optimize")
         db.conn.commit()
         db.close()
+        # steps on the finished file (the search index for this build id) run before the rename:
+        # the rename is the one moment database and index change, together
+        for step in steps[1]:
+            step(tmp, kb, out)
+        from db.search_index import prune_indexes, read_build_id  # whoosh only when building
+
+        previous = read_build_id(out)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    for step in steps[1]:
-        step(out, kb)
+    prune_indexes(out, keep={build_id, previous} - {None})
     served = len(kb.sources) - sum(1 for _, path in kb.sources.values()
                                    if path in {loc.path for loc in kb.scraped_drug_rules})
     return BuildResult(out, n_payers, n_rules, served, time.perf_counter() - started)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _build_running(tmp: Path) -> bool:
@@ -351,7 +366,7 @@ def _build_running(tmp: Path) -> bool:
 
 
 def default_steps() -> tuple[list, list]:
-    """Further build steps: (before the rename, on the new database; after it, on the final path)."""
+    """Further build steps: (on the new database; on its finished file), all before the rename."""
     from db import steps
 
-    return steps.STEPS, steps.AFTER_STEPS
+    return steps.STEPS, steps.FILE_STEPS

@@ -1,9 +1,17 @@
-"""The Whoosh index behind payerkb's smart search: one document per rule, built next to the database.
+"""The Whoosh index behind payerkb's smart search: one document per rule and per drug rule, built next to the database.
 
 This is the only module that imports whoosh (Whoosh-Reloaded). `build_search_index` writes
-db/<name>.whoosh/ from the rows of the freshly built database (into a temporary folder, swapped in
-when complete); `open_index` opens it as an `IndexFiles`, whose accessors hand out plain Python and
-numpy values. What is indexed: db/search_documents.py; how a query is scored: db/search_rank.py.
+db/<name>.whoosh/<build id>/ from the rows of a freshly built database (into a temporary folder,
+renamed when complete); `open_index` opens it as an `IndexFiles`, whose accessors hand out plain
+Python and numpy values. What is indexed: db/search_documents.py; how a query is scored:
+db/search_rank.py.
+
+Database and index are one unit: every build writes a new build id into the database (table
+payerkb_build) and builds the index for that id into its own folder *before* the database is
+renamed into place, so the rename is the one commit point of both. A reader opens the index folder
+named by the build id of the database it reads, so search never answers from another build's
+index, even while a rebuild swaps files under a running server. Old folders are pruned (the newest
+two kept, for readers still on the previous database).
 """
 from __future__ import annotations
 
@@ -28,7 +36,7 @@ from whoosh.searching import Searcher
 from db.search_documents import MARK_CLOSE, MARK_OPEN, documents
 
 META_FILE = "payerkb-index.json"
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 
 STEM = StemmingAnalyzer()
 PLAIN = RegexTokenizer() | LowercaseFilter()
@@ -46,6 +54,7 @@ SCHEMA = Schema(
     details=TEXT(analyzer=STEM),
     sources=TEXT(analyzer=STEM),
     note=TEXT(analyzer=STEM),
+    drug=TEXT(analyzer=PLAIN),  # a drug rule's drug: brand, generic name, aliases (as written)
     spell=TEXT(analyzer=PLAIN, phrase=False),
     # filters and facets (exact values)
     payer_type=ID(stored=True, sortable=True),
@@ -64,9 +73,35 @@ def normalize(word: str) -> str:
     return " ".join(tokens) if tokens else word.lower()
 
 
-def index_path(db_path: Path | str) -> Path:
+BUILD_TABLE = "payerkb_build"
+
+
+def index_root(db_path: Path | str) -> Path:
+    """The folder that holds the index folders of a database path (one per build id)."""
     db_path = Path(db_path)
     return db_path.with_name(db_path.stem + ".whoosh")
+
+
+def read_build_id(db_path: Path | str) -> str | None:
+    """The build id written into the database (None: no such database, or one built before ids)."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute(f"select build_id from {BUILD_TABLE} limit 1").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return str(row[0]) if row and row[0] else None
+
+
+def index_path(db_path: Path | str, build_id: str | None = None) -> Path:
+    """The index folder of the database at db_path: <db>.whoosh/<its build id>/."""
+    build_id = build_id or read_build_id(db_path)
+    root = index_root(db_path)
+    return root / build_id if build_id else root
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,13 +112,17 @@ def _plain_words(text: str) -> list[str]:
     return [t.text for t in PLAIN(text)]
 
 
-def build_search_index(db_path, kb=None) -> Path:
-    """Index every rule of the database at db_path into <db>.whoosh/, replacing the old index only
-    once the new one is complete. Returns the index folder."""
+def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) -> Path:
+    """Index every rule of the database at db_path into the folder of its build id, beside the
+    database path it `serves` (default: db_path itself; the build passes the final path while
+    db_path is still the temporary file). Returns the index folder."""
     db_path = Path(db_path)
-    final = index_path(db_path)
-    for leftover in final.parent.glob(f"{final.name}.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)  # left by a build that was killed half-way
+    build_id = read_build_id(db_path)
+    final = index_path(serves or db_path, build_id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in final.parent.glob("*.tmp-*"):
+        if not _owner_running(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)  # left by a build that was killed half-way
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     started = time.perf_counter()
     try:
@@ -106,7 +145,7 @@ def build_search_index(db_path, kb=None) -> Path:
         ix.close()
         stat = db_path.stat()
         (tmp / META_FILE).write_text(json.dumps({
-            "version": INDEX_VERSION, "rules": rules, "db_size": stat.st_size,
+            "version": INDEX_VERSION, "build_id": build_id, "rules": rules, "db_size": stat.st_size,
             "db_mtime_ns": stat.st_mtime_ns, "seconds": round(time.perf_counter() - started, 3),
         }))
         _swap_in(tmp, final)
@@ -122,6 +161,35 @@ def build_search_index(db_path, kb=None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _owner_running(tmp: Path) -> bool:
+    """Whether the build whose pid ends this temporary name still runs (its files are not leftovers)."""
+    pid = tmp.name.rsplit("-", 1)[-1]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prune_indexes(db_path: Path | str, keep: set[str]) -> None:
+    """Remove the index folders of builds other than `keep`, and leftovers of killed builds."""
+    root = index_root(db_path)
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        if ".tmp-" in child.name:
+            if not _owner_running(child):
+                shutil.rmtree(child, ignore_errors=True)
+        elif child.is_dir() and child.name not in keep:
+            shutil.rmtree(child, ignore_errors=True)
+        elif child.is_file() and child.name != META_FILE and not keep:
+            child.unlink(missing_ok=True)
 
 
 def _swap_in(new: Path, final: Path) -> None:
@@ -170,7 +238,9 @@ class IndexFiles:
         self._searcher.close()
 
     def built_from(self, db_path: Path) -> bool:
-        """False when the database was rebuilt after this index (e.g. the index step failed)."""
+        """False when the database at db_path is of another build than this index."""
+        if self.meta.get("build_id"):
+            return read_build_id(db_path) == self.meta["build_id"]
         return _db_identity(db_path) == (self.meta.get("db_size"), self.meta.get("db_mtime_ns"))
 
     # words --------------------------------------------------------------------------------
@@ -298,10 +368,30 @@ _open_lock = threading.Lock()
 _opened: dict[Path, IndexFiles] = {}
 
 
+_build_ids: dict[Path, tuple] = {}
+
+
+def _current_build_id(db_path: Path) -> str | None:
+    """read_build_id, remembered while the database file stays the same file."""
+    key = Path(db_path).resolve()
+    ident = _db_identity(key)
+    try:
+        ident = ident + (key.stat().st_ino,) if ident else None
+    except OSError:
+        ident = None
+    cached = _build_ids.get(key)
+    if cached and cached[0] == ident and ident is not None:
+        return cached[1]
+    build_id = read_build_id(key)
+    _build_ids[key] = (ident, build_id)
+    return build_id
+
+
 def open_index(db_path) -> IndexFiles:
-    """The index of the database at db_path, opened once and reopened when it was rebuilt.
+    """The index of the build of the database at db_path, opened once per build.
     Raises IndexUnavailable with a message a user can act on."""
-    path = index_path(db_path).resolve()
+    build_id = _current_build_id(Path(db_path))
+    path = index_path(db_path, build_id).resolve()
     with _open_lock:
         current = _opened.get(path)
         if current is not None and current.identity == _identity(path):

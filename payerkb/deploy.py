@@ -88,7 +88,7 @@ def check_ready(db: Path, metadata: Path = DEFAULT_METADATA) -> None:
     """Raise DeployError unless the database, its search index and the metadata are there."""
     if not db.is_file():
         raise DeployError(f"{db} does not exist: run `payerkb build` first")
-    if not any(whoosh_dir(db).glob("_MAIN_*.toc")):  # the table of contents of a Whoosh index
+    if not any(whoosh_dir(db).glob("*/_MAIN_*.toc")):  # a Whoosh index's table of contents, one folder a build
         raise DeployError(f"{whoosh_dir(db)}/ holds no search index: run `payerkb build` (it builds both)")
     if not metadata.is_file():
         raise DeployError(f"{metadata} does not exist")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from db.build import BuildError
-from db.search_index import build_search_index, forget, index_path
+from db.search_index import build_search_index, forget, index_path, read_build_id
 from payerkb.cli import cli
 from payerkb.search import search, snippet_html
 
@@ -152,7 +153,8 @@ def test_rebuild_swaps_the_index_in_whole(private_db):
     folder = index_path(private_db)
     before = search("invoice", private_db)["total"]
     build_search_index(private_db)
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["payerkb.db", "payerkb.whoosh"]
+    assert sorted(p.name for p in private_db.parent.iterdir()) == ["payerkb.db", "payerkb.whoosh"]
+    assert [p.name for p in folder.parent.iterdir()] == [read_build_id(private_db)]  # no temporary left
     assert search("invoice", private_db)["total"] == before
 
 
@@ -171,11 +173,14 @@ def test_failed_index_build_keeps_the_old_index(private_db):
     assert search("invoice", private_db)["hits"]
 
 
-def test_index_older_than_database_is_flagged(private_db):
-    st = private_db.stat()
-    os.utime(private_db, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+def test_a_database_of_another_build_never_uses_this_index(private_db):
+    """Search opens only the index filed under the build id the database carries."""
+    conn = sqlite3.connect(private_db)
+    conn.execute("update payerkb_build set build_id = 'another-build'")
+    conn.commit()
+    conn.close()
     answer = search("invoice", private_db)
-    assert answer["hits"] and "older than the database" in answer["message"]
+    assert not answer["available"] and not answer["hits"] and "payerkb build" in answer["message"]
 
 
 # --- the web ----------------------------------------------------------------------------------
