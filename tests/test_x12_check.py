@@ -177,3 +177,16 @@ def test_reader_reads_separators_from_isa():
     assert (sep.element, sep.component, sep.repetition, sep.segment) == ("^", "\\", "{", "'")
     line = x12.claims_837(reader.transactions[0])[0].lines[0]
     assert (line.code, line.modifiers, line.description) == ("J3590", ["JZ"], "A 1 MG IV")
+
+
+def test_claims_under_a_patient_loop_keep_the_subscribers_payer(built_db):
+    body = x12_build.header_837()
+    body += [["HL", "3", "2", "23", "0"], ["PAT", "19"], ["NM1", "QC", "1", "SAMPLE", "KID"]]
+    body += x12_build.claim_837p("KID-1", [{"code": "J3590", "units": 1, "description": "A 1 MG IV"}])
+    # another payer in loop 2330B (coordination of benefits) is not the claim's payer
+    body.insert(-3, ["SBR", "S", "18"])  # before LX: loops 2320 and 2330B of the claim
+    body.insert(-3, ["NM1", "PR", "2", "AETNA", "", "", "", "", "PI", "60054"])
+    assert body[-3][0] == "LX" and body[-5][0] == "SBR"
+    claim = check_837(x12_build.envelope([body]), built_db)["claims"][0]
+    assert claim["payer"]["payer_id"] == "medicare-palmetto-jj"
+    assert claim["lines"][0]["status"] == "checked"

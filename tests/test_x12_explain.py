@@ -117,3 +117,16 @@ def test_a_reduced_line_is_explained_too(built_db):
     line = report["claims"][0]["lines"][0]
     assert line["status"] == "reduced" and report["summary"]["reduced"] == 1
     assert [c["code"] for c in report["summary"]["by_cause"]] == ["CO-125", "M119"]
+
+
+def test_institutional_remittance_reads_the_bill_type_and_unknown_payers_are_said(built_db):
+    claims = [{"id": "H-1", "facility": "13", "services": [
+        {"code": "C9399", "revenue": "0636", "charge": 900, "paid": 0, "cas": [("CO", "16", 900)], "remarks": ["N350"]}]}]
+    text = x12_build.envelope([x12_build.remit_835(claims=claims)], kind="HP", version="005010X221A1", st_id="835")
+    claim = explain_835(text, built_db)["claims"][0]
+    assert claim["setting"] == "outpatient_facility"
+    assert claim["lines"][0]["adjustments"][0]["rule"]["rule_id"].startswith("medicare-palmetto-jj--narrative")
+    other = x12_build.envelope([x12_build.remit_835(payer=("NOBODY MUTUAL", "1"), claims=claims)], kind="HP",
+                               version="005010X221A1", st_id="835")
+    item = explain_835(other, built_db)["claims"][0]["lines"][0]["adjustments"][0]
+    assert item["rule"] is None and item["note"].startswith("payer not matched") and item["meaning"]

@@ -138,7 +138,7 @@ async def check_view(request, datasette):
     return await _form_page(request, datasette, line)
 
 
-X12_MAX_BODY = 4 * 1024 * 1024
+X12_MAX_BODY = 1024 * 1024
 X12_TYPES = ("application/edi-x12", "text/plain", "multipart/form-data")
 
 
