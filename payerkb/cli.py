@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from db.build import BuildError, build as build_database
-from db.validate import load_policies
 
 DEFAULT_DB = Path("db/payerkb.db")
 DEFAULT_POLICIES = Path("policies")
@@ -41,6 +39,8 @@ def validate(policies_dir: Path):
 
     Exits 0 when all files are valid, 1 when any problem was found.
     """
+    from db.validate import load_policies
+
     kb, problems = load_policies(policies_dir)
     if problems:
         _report_problems(problems)
@@ -63,6 +63,8 @@ def build(policies_dir: Path, out: Path):
     The new database is written beside the old one and renamed into place only when every step
     succeeded: a failed build leaves the previous database as it was.
     """
+    from db.build import BuildError, build as build_database
+
     try:
         result = build_database(policies_dir, out)
     except BuildError as exc:
@@ -105,6 +107,8 @@ SERVE_SETTINGS = {
 def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
     """Serve the database with Datasette (immutable mode, metadata.yml, the payerkb plugin)."""
     if do_build:
+        from db.build import BuildError, build as build_database
+
         try:
             click.echo(build_database(DEFAULT_POLICIES, db).summary())
         except BuildError as exc:
@@ -129,35 +133,52 @@ def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
     os.execvp(cmd[0], cmd)
 
 
-# Commands that live in their own modules register themselves here.
-from payerkb.check_cmd import check_command, which_code_command  # noqa: E402
+# Commands that live in their own modules, loaded only when called (so `payerkb --help` and
+# `payerkb validate` do not import Datasette, Whoosh or numpy): name -> (module, attribute, the
+# one-line help `payerkb --help` lists; tests/test_cli.py checks it is the command's own).
+LAZY_COMMANDS = {
+    "answer": ("payerkb.answer_cmd", "answer_command", "What PAYER requires on a claim for CODE on..."),
+    "check": ("payerkb.check_cmd", "check_command", "Check claim lines against the payer's..."),
+    "coverage": ("payerkb.coverage", "coverage", "Show, for every payer and topic, whether..."),
+    "deploy": ("payerkb.deploy", "deploy", "Serve payerkb in production: inspect file..."),
+    "explain": ("payerkb.x12_cmd", "explain_command", "Explain an 835 remittance: for every NOC..."),
+    "ingest-cms": ("payerkb.ingest", "ingest_cms", "Parse CMS files (ZIP, CSV, TXT/PRN, XLS,..."),
+    "review": ("payerkb.review_cmd", "review_command", "Review scraped drug-rule candidates..."),
+    "scrape": ("payerkb.scrape", "scrape", "Fetch payer and CMS pages and write what..."),
+    "search": ("payerkb.search_cmd", "search_command", "Search the payer rules the way billing..."),
+    "which-code": ("payerkb.check_cmd", "which_code_command", "Which HCPCS code to bill a drug on, and..."),
+}
 
-cli.add_command(check_command)
-cli.add_command(which_code_command)
-from payerkb.x12_cmd import explain_command  # noqa: E402
 
-cli.add_command(explain_command)
-from payerkb.search_cmd import search_command  # noqa: E402
+def _lazy_command(name: str) -> click.Command:
+    import importlib
 
-cli.add_command(search_command)
-from payerkb.deploy import deploy  # noqa: E402
+    module, attribute, _ = LAZY_COMMANDS[name]
+    return getattr(importlib.import_module(module), attribute)
 
-cli.add_command(deploy)
-from payerkb.coverage import coverage  # noqa: E402
 
-cli.add_command(coverage)
-from payerkb.scrape import scrape  # noqa: E402
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
-cli.add_command(scrape)
-from payerkb.ingest import ingest_cms  # noqa: E402
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in LAZY_COMMANDS:
+            self.add_command(_lazy_command(name), name)
+        return super().get_command(ctx, name)
 
-cli.add_command(ingest_cms)
-from payerkb.review_cmd import review_command  # noqa: E402
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                rows.append((name, self.commands[name].get_short_help_str(limit=45)))
+            else:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
-cli.add_command(review_command, name="review")
-from payerkb.answer_cmd import answer_command  # noqa: E402
 
-cli.add_command(answer_command)
+cli.__class__ = LazyGroup  # the group above was made by @click.group(); give it lazy loading
 
 
 def main():  # pragma: no cover - console entry point
