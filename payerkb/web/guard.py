@@ -35,33 +35,34 @@ NO_DATABASE = "no payerkb database is served here"
 # have (older builds have no drug tables) are skipped. tests/test_citizen_permissions.py checks,
 # with an SQLite authorizer, that no route reads a table missing here.
 _RULES = ("rules", "rule_codes", "rule_sources", "sources")
-_DRUGS = ("drugs", "drug_rules", "drug_rule_codes", "drug_rule_sources", "drug_sources", "drug_ndcs")
-_CODES = ("codes", "opps_status_indicators", "claim_fields")
+_DRUG_RULES = ("drugs", "drug_rules", "drug_rule_codes", "drug_rule_sources")
+_DRUGS = (*_DRUG_RULES, "drug_sources", "drug_ndcs")
 _HOME = ("payers", "payer_states", "rules", "sources", "codes", "changes")
-_CHECK = ("payers", "payer_states", *_RULES, *_CODES, "modifiers", "denial_codes", "cms_files",
-          "ndc_hcpcs_crosswalk", "noc_ndc_crosswalk", "noc_pricing", "asp_payment_limits",
-          "hcpcs_codes", "hcpcs_noc_codes", *_DRUGS)
+_CHECK = ("payers", "payer_states", *_RULES, "codes", "opps_status_indicators", "claim_fields",
+          "modifiers", "denial_codes", "cms_files", "ndc_hcpcs_crosswalk", "noc_ndc_crosswalk",
+          "noc_pricing", "asp_payment_limits", "hcpcs_codes", "hcpcs_noc_codes", *_DRUGS)
 # The search index (db/search_index.py) holds rules and drug rules with their payer, places, codes
 # and sources.
-_SEARCH = ("payers", "payer_states", *_RULES, "codes", "synonyms", *_DRUGS)
+_SEARCH = ("payers", "payer_states", *_RULES, *_DRUG_RULES)
 
 ROUTE_TABLES: dict[str, tuple[str, ...]] = {
     r"^/$": _HOME,
     r"^/-/home(?P<format>\.json)$": _HOME,
     r"^/-/payers(?P<format>\.json)?$": ("payers", "payer_states", "rules"),
-    r"^/-/payers/(?P<payer_id>[^/]+?)(?P<format>\.json)?$": ("payers", "payer_states", *_RULES, *_CODES, *_DRUGS),
+    r"^/-/payers/(?P<payer_id>[^/]+?)(?P<format>\.json)?$": ("payers", *_RULES, "codes", "claim_fields", *_DRUG_RULES),
     r"^/-/codes(?P<format>\.json)?$": ("codes",),
-    r"^/-/codes/(?P<code>[^/]+?)(?P<format>\.json)?$": (*_CODES, "payers", "payer_states", *_RULES, *_DRUGS),
-    r"^/-/compare(?P<format>\.json)?$": ("payers", "payer_states", *_RULES, *_CODES, *_DRUGS),
-    r"^/-/matrix(?P<format>\.json|\.csv)?$": ("payers", "payer_states", "rules", "drug_rules", "drugs"),
+    r"^/-/codes/(?P<code>[^/]+?)(?P<format>\.json)?$": (
+        "codes", "opps_status_indicators", "claim_fields", "payers", "payer_states", *_RULES, *_DRUG_RULES),
+    r"^/-/compare(?P<format>\.json)?$": ("payers", *_RULES, "codes", "claim_fields"),
+    r"^/-/matrix(?P<format>\.json|\.csv)?$": ("payers", "payer_states", "rules", "drug_rules"),
     r"^/-/changes(?P<format>\.json|\.atom)?$": ("changes", "payers", "rules", "sources"),
     r"^/-/search\.json$": _SEARCH,
     r"^/-/search$": _SEARCH,
     r"^/-/check(?P<format>\.json)?$": _CHECK,
     r"^/-/check/x12$": _CHECK,
     r"^/-/payers/(?P<payer_id>[^/]+?)/answer\.json$": _CHECK,  # payerkb/web/answer.py: the check's selection
-    r"^/-/drugs(?P<format>\.json)?$": (*_DRUGS, "payers", "sources"),
-    r"^/-/drugs/(?P<drug_id>[^/]+?)(?P<format>\.json)?$": (*_DRUGS, "payers", "sources", "codes"),
+    r"^/-/drugs(?P<format>\.json)?$": ("drugs", "drug_rules", "drug_rule_codes"),
+    r"^/-/drugs/(?P<drug_id>[^/]+?)(?P<format>\.json)?$": (*_DRUGS, "sources", "payers"),
 }
 # Routes that run SQL written by the visitor, and so also need execute-sql (as /<db>?sql= does).
 ROUTE_RUNS_SQL: set[str] = set()
@@ -149,23 +150,45 @@ async def tables_shown(db, route: str) -> list[str]:
 
 
 async def ensure_allowed(datasette, actor, db, route: str) -> None:
-    """Raise Forbidden unless `actor` may see every table the route shows (Datasette's cascade:
-    view-table, else view-database, else view-instance), and run SQL when the route does."""
+    """Raise Forbidden unless `actor` may see every table the route shows, and run SQL when the
+    route does. For each table this is Datasette's own cascade (datasette.ensure_permissions with
+    view-table, view-database, view-instance: the first answer that is not None decides); the
+    database and instance steps are the same for every table, so they are asked once."""
     database = db.name
+    above: list = []  # the (allowed, action) of the view-database / view-instance steps, once asked
+
+    async def database_or_instance() -> tuple[bool, str | None]:
+        if not above:
+            for action, resource in (("view-database", database), ("view-instance", None)):
+                ok = await datasette.permission_allowed(actor, action, resource, default=None)
+                if ok is not None:
+                    above.append((bool(ok), action))
+                    break
+            else:
+                above.append((True, None))
+        return above[0]
+
     tables = await tables_shown(db, route)
-    try:
-        if not tables:
-            await datasette.ensure_permissions(actor, [("view-database", database), "view-instance"])
-        for table in tables:
-            await datasette.ensure_permissions(
-                actor, [("view-table", (database, table)), ("view-database", database), "view-instance"])
-    except Forbidden as exc:
-        action = exc.args[0] if exc.args else ""
-        what = {"view-instance": "this instance", "view-database": "this database"}.get(
-            action, "the data this page shows")
-        raise Forbidden(f"You do not have permission to view {what}") from None
+    if not tables:
+        allowed, action = await database_or_instance()
+        if not allowed:
+            raise Forbidden(_denied(action))
+    for table in tables:
+        ok = await datasette.permission_allowed(actor, "view-table", (database, table), default=None)
+        if ok is None:
+            allowed, action = await database_or_instance()
+        else:
+            allowed, action = bool(ok), "view-table"
+        if not allowed:
+            raise Forbidden(_denied(action))
     if route in ROUTE_RUNS_SQL:
         await datasette.ensure_permissions(actor, [("execute-sql", database)])
+
+
+def _denied(action: str | None) -> str:
+    what = {"view-instance": "this instance", "view-database": "this database"}.get(
+        action or "", "the data this page shows")
+    return f"You do not have permission to view {what}"
 
 
 # -- the wrapper --------------------------------------------------------------------------------
