@@ -63,12 +63,15 @@ def skip_csrf(datasette, scope):
 
 # One SQL call must not be able to take the server's memory: SQLite refuses a string or blob past
 # this length (randomblob(1e9), zeroblob, printf('%.*c', ...), replace() growth, group_concat) at
-# once with "string or blob too big", which Datasette shows as a 400 error.
+# once with "string or blob too big", which Datasette shows as a 400 error. Only on payerkb's own
+# database: another database served beside it keeps SQLite's limits (its owner's business).
 MAX_VALUE_BYTES = 10 * 2**20
 MAX_SQL_BYTES = 100 * 1024
 
 
 @hookimpl
-def prepare_connection(conn):
+def prepare_connection(conn, database, datasette):
+    if not guard.is_payerkb_connection(conn, database, datasette):
+        return
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)

@@ -371,3 +371,33 @@ async def test_versions_differ_only_by_payerkb_plugins(other_db):
     assert [p for p in ours if not p["name"].startswith("payerkb")] == bare
     assert {p["name"] for p in ours} - {p["name"] for p in bare} == {p["name"] for p in ours if p["name"].startswith("payerkb")}
     json.dumps(ours)
+
+
+@pytest.mark.asyncio
+async def test_methods_on_payerkb_pages_as_on_datasettes(other_db, built_db):
+    """HEAD: the page's status and headers, no body; OPTIONS (no CORS preflight) 405, as Datasette's
+    views answer; PUT, PATCH, DELETE 405."""
+    ds = make([other_db, built_db], BASE_METADATA)
+    for path in ["/", "/-/matrix", "/-/home.json", "/-/payers/medicare-palmetto-jj.json", "/-/search?q=invoice"]:
+        get = await ds.client.get(path)
+        head = await ds.client.request("HEAD", path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.text == "", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+        assert (await ds.client.options(path)).status_code == 405, path
+        for method in ("PUT", "PATCH", "DELETE"):
+            assert (await ds.client.request(method, path)).status_code == 405, (method, path)
+    preflight = await ds.client.options("/-/check", headers={"Access-Control-Request-Method": "POST",
+                                                             "Origin": "https://elsewhere.example"})
+    assert preflight.status_code == 204
+
+
+@pytest.mark.asyncio
+async def test_sqlite_limits_only_on_payerkb_database(other_db, built_db):
+    """payerkb's 10 MB value limit (issue 14) guards its own database, not the neighbour's."""
+    ds = make([other_db, built_db], BASE_METADATA)
+    sql = {"sql": "select length(zeroblob(20000000)) as n", "_shape": "array"}
+    theirs = await ds.client.get("/other.json", params=sql)
+    assert theirs.status_code == 200 and theirs.json() == [{"n": 20000000}]
+    ours = await ds.client.get("/payerkb.json", params=sql)
+    assert ours.status_code == 400 and "too big" in ours.text

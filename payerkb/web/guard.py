@@ -20,6 +20,7 @@ before the view runs:
 """
 from __future__ import annotations
 
+import sqlite3
 import weakref
 
 from datasette.utils import async_call_with_supported_arguments
@@ -113,6 +114,21 @@ async def find_database(datasette):
     else:
         _last_found[datasette] = db.name
     return db
+
+
+def is_payerkb_connection(conn, database: str, datasette) -> bool:
+    """Is this (new) connection to payerkb's database? For prepare_connection, which is synchronous:
+    the configured name, else the tables the connection itself holds."""
+    name = configured_name(datasette)
+    if name is not None:
+        return database == name
+    if database == "_internal":
+        return False
+    try:
+        names = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
+    except sqlite3.Error:
+        return False
+    return REQUIRED_TABLES <= names
 
 
 def served_database(datasette):
