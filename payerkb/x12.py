@@ -58,10 +58,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-MAX_BYTES = 64 * 1024 * 1024
-MAX_SEGMENTS = 2_000_000
+MAX_BYTES = 32 * 1024 * 1024  # read whole: the text and its segments take about twice this in memory
+MAX_SEGMENTS = 1_500_000
 MAX_SEGMENT_CHARS = 64 * 1024
 ISA_LENGTH = 106
+TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+ENVELOPE = frozenset(("ISA", "GS", "ST", "SE", "GE", "IEA"))
 KNOWN_837 = {"X222": "837P", "X223": "837I"}
 KNOWN_835 = ("X221",)
 
@@ -91,8 +93,9 @@ class Separators:
 
 @dataclass
 class Transaction:
-    """One ST..SE transaction set with its envelope: `segments` are (number, elements) pairs,
-    elements[0] being the segment id."""
+    """One ST..SE transaction set with its envelope: `segments` are the texts of the segments after
+    ST, numbered on from `start` (split into elements only when a loop reader walks them, see
+    `elements`)."""
     kind: str  # 837P, 837I, 835
     version: str
     interchange: str  # ISA13
@@ -102,6 +105,14 @@ class Transaction:
     separators: Separators
     segments: list = field(default_factory=list)
     complete: bool = False
+
+    def elements(self):
+        """(segment number, elements) for each segment after ST; elements[0] is the segment id."""
+        elem = self.separators.element
+        for i, raw in enumerate(self.segments, self.start + 1):
+            el = raw.split(elem)
+            el[0] = el[0].strip()
+            yield i, el
 
 
 @dataclass
@@ -193,8 +204,10 @@ def read(data: bytes | str, max_segments: int = MAX_SEGMENTS) -> Reader:
             stop = len(text) if stop < 0 else stop + 1
         else:
             stop = len(text)
-        chunk = text[pos:stop]
-        raw = chunk.split(seps.segment)
+        chunk = text[pos:stop] if (pos, stop) != (0, len(text)) else text
+        # CR/LF after a terminator are dropped by the split itself, so no segment is copied again
+        raw = re.split(re.escape(seps.segment) + r"[\r\n]*", chunk)
+        del chunk
         if len(raw) + number > max_segments:
             out.errors.append(X12Error(f"more than {max_segments:,} segments: split the file", number))
             return out
@@ -234,16 +247,23 @@ def _interchange(raw: list[str], seps: Separators, isa: list[str], number: int, 
             return number
         if len(seg) > MAX_SEGMENT_CHARS:
             out.errors.append(X12Error(f"a segment longer than {MAX_SEGMENT_CHARS // 1024} KiB", number))
+            if tx is not None:
+                tx.segments.append("")  # keeps the numbering of the segments after it
             continue
-        elements = seg.split(elem)
-        tag = elements[0].strip()
-        elements[0] = tag
-        if not re.fullmatch(r"[A-Z][A-Z0-9]{1,2}", tag):
+        cut = seg.find(elem)
+        tag = (seg if cut < 0 else seg[:cut]).strip()
+        if not TAG.fullmatch(tag):
             out.errors.append(X12Error(f"{seg[:30]!r} is not a segment (an id of 2 or 3 letters and digits): "
                                        "wrong separators or a damaged file", number))
             if tx is not None:
                 tx = None  # do not read on inside a broken transaction set
             continue
+        if tag not in ENVELOPE:
+            if tx is not None:
+                tx.segments.append(seg)
+            continue
+        elements = seg.split(elem)
+        elements[0] = tag
         if tag == "GS":
             group, groups, sets_in_group = _get(elements, 6), groups + 1, 0
         elif tag == "ST":
@@ -256,7 +276,7 @@ def _interchange(raw: list[str], seps: Separators, isa: list[str], number: int, 
             if tx is None:
                 out.errors.append(X12Error("SE without a matching ST", number))
                 continue
-            tx.segments.append((number, elements))
+            tx.segments.append(seg)
             count, ident = _get(elements, 1), _get(elements, 2)
             counted = number - tx.start + 1
             if not count.isdigit() or int(count) != counted:
@@ -285,8 +305,6 @@ def _interchange(raw: list[str], seps: Separators, isa: list[str], number: int, 
             ended = True
         elif tag == "ISA":
             out.errors.append(X12Error("ISA inside an interchange (the previous one has no IEA)", number))
-        elif tx is not None:
-            tx.segments.append((number, elements))
     if tx is not None:
         out.errors.append(X12Error(f"the file ends inside transaction set {tx.control} (no SE): truncated; "
                                    "the claims read before that point are reported", number))
@@ -399,17 +417,23 @@ class Claim:
 
 def claims_837(tx: Transaction) -> list[Claim]:
     """The claims of one 837 transaction set, with their service lines."""
+    return list(iter_claims_837(tx))
+
+
+def iter_claims_837(tx: Transaction):
+    """The claims of one 837 transaction set, each yielded once it is complete."""
     seps = tx.separators
-    claims: list[Claim] = []
     payer = (None, None)
     state = None
     loop = ""
     claim: Claim | None = None
     line: ServiceLine | None = None
-    for num, el in tx.segments:
+    for num, el in tx.elements():
         tag = el[0]
         if tag == "HL":
             level = _get(el, 3)
+            if claim is not None:
+                yield claim
             claim, line = None, None
             loop = {"20": "2000A", "22": "2000B", "23": "2000C"}.get(level, "2000")
             if level == "20":
@@ -435,13 +459,14 @@ def claims_837(tx: Transaction) -> list[Claim]:
         elif tag == "N4" and loop == "2010AA":
             state = _get(el, 2) or None
         elif tag == "CLM":
+            if claim is not None:
+                yield claim
             comp = components(_get(el, 5), seps)
             claim = Claim(_get(el, 1), num, tx.kind, tx.interchange, tx.group, tx.control,
                           payer_name=payer[0], payer_code=payer[1], billing_state=state,
                           charge=number(_get(el, 2)), facility_code=comp[0].strip() or None,
                           facility_qualifier=(comp[1].strip() if len(comp) > 1 else None) or None,
                           frequency=(comp[2].strip() if len(comp) > 2 else None) or None)
-            claims.append(claim)
             line, loop = None, "2300"
         elif claim is None:
             continue
@@ -491,7 +516,8 @@ def claims_837(tx: Transaction) -> list[Claim]:
                 line.notes.append(text)
             elif text and loop == "2300":
                 claim.notes.append(text)
-    return claims
+    if claim is not None:
+        yield claim
 
 
 def _procedure(line: ServiceLine, comp: list[str]) -> None:
@@ -567,14 +593,18 @@ def _cas(el: list[str], num: int) -> list[Adjustment]:
 
 
 def payments_835(tx: Transaction) -> list[ClaimPayment]:
+    return list(iter_payments_835(tx))
+
+
+def iter_payments_835(tx: Transaction):
+    """The claim payments of one 835 transaction set, each yielded once it is complete."""
     seps = tx.separators
-    out: list[ClaimPayment] = []
     payer = (None, None)
     state = None
     n1 = ""
     claim: ClaimPayment | None = None
     svc: ServicePayment | None = None
-    for num, el in tx.segments:
+    for num, el in tx.elements():
         tag = el[0]
         if tag == "N1" and claim is None:
             n1 = _get(el, 1)
@@ -583,10 +613,11 @@ def payments_835(tx: Transaction) -> list[ClaimPayment]:
         elif tag == "N4" and claim is None and n1 == "PE":
             state = _get(el, 2) or None
         elif tag == "CLP":
+            if claim is not None:
+                yield claim
             claim = ClaimPayment(_get(el, 1), num, tx.interchange, tx.group, tx.control, _get(el, 2),
                                  number(_get(el, 3)), number(_get(el, 4)), _get(el, 7) or None, _get(el, 8) or None,
                                  payer_name=payer[0], payer_code=payer[1], payee_state=state)
-            out.append(claim)
             svc = None
         elif claim is None:
             continue
@@ -620,5 +651,8 @@ def payments_835(tx: Transaction) -> list[ClaimPayment]:
         elif tag == "AMT" and svc is not None and _get(el, 1) == "B6":
             svc.allowed = number(_get(el, 2))
         elif tag == "PLB":
+            if claim is not None:
+                yield claim
             claim, svc = None, None
-    return out
+    if claim is not None:
+        yield claim

@@ -35,7 +35,7 @@ NARRATIVE_FIELDS = {
     "837I": {"description": "837i-2400-sv202-7", "line_note": None, "claim_note": "837i-2300-nte"},
 }
 NOT_SENT = "AA"
-MEMO_SIZE = 50_000  # PWK02: available on request at the provider's site, not sent
+MEMO_SIZE = 2_000  # results kept for reuse (each is a few KB)  # PWK02: available on request at the provider's site, not sent
 
 
 def _norm(text: str | None) -> str:
@@ -205,31 +205,47 @@ def _why_skip(line: x12.ServiceLine, kb, conn) -> str | None:
     return f"{line.code} is not a NOC drug code" + (" and its NDC has no other code" if line.ndc else "")
 
 
+class Run837:
+    """One pass over an 837: `claims()` yields each claim's report as it is checked (a large file is
+    never held as one report), then `report_head()` has the counts and the problems found."""
+
+    format = "x12-837"
+
+    def __init__(self, data: bytes | str, db, payer_id: str | None = None, reader: x12.Reader | None = None):
+        self.conn = connect(db)
+        self.kb = knowledge(self.conn)
+        self.index = payer_index(self.conn)
+        self.forced = None
+        if payer_id:
+            self.forced = payer_id.strip().lower()
+            if self.forced not in self.kb.payers:
+                raise ClaimInputError("payer_id", f"--payer: unknown payer {payer_id!r}")
+        self.reader = reader or x12.read(data)
+        self.errors = [e.as_json() for e in self.reader.errors]
+        self.memo: dict = {}  # identical lines (same payer, code, date, NDC, narrative ...) are checked once
+        self.counts = {"claims": 0, "lines": 0, "checked": 0, "reject_likely": 0, "skipped": 0, "not_checked": 0}
+
+    def claims(self):
+        for tx in self.reader.transactions:
+            if tx.kind not in ("837P", "837I"):
+                self.errors.append({"segment": tx.start, "error": f"transaction set {tx.control} is an {tx.kind}, "
+                                                                   "not an 837: use `payerkb explain` for remittances"})
+                continue
+            for claim in x12.iter_claims_837(tx):
+                yield _claim(claim, self.kb, self.conn, self.index, self.forced, self.counts, self.memo)
+
+    def report_head(self) -> dict:
+        c = self.counts
+        return {"format": self.format, "interchanges": self.reader.interchanges, "segments": self.reader.segments,
+                "ok": not self.errors and c["reject_likely"] == 0 and c["not_checked"] == 0,
+                "summary": c, "errors": self.errors}
+
+
 def check_837(data: bytes | str, db, payer_id: str | None = None, reader: x12.Reader | None = None) -> dict:
     """The report for a whole 837 file: {"claims": [...], "errors": [...], "summary": {...}}."""
-    conn = connect(db)
-    kb = knowledge(conn)
-    index = payer_index(conn)
-    reader = reader or x12.read(data)
-    errors = [e.as_json() for e in reader.errors]
-    forced = None
-    if payer_id:
-        forced = payer_id.strip().lower()
-        if forced not in kb.payers:
-            raise ClaimInputError("payer_id", f"--payer: unknown payer {payer_id!r}")
-    claims_out = []
-    memo: dict = {}  # identical lines (same payer, code, date, NDC, narrative ...) are checked once
-    counts = {"claims": 0, "lines": 0, "checked": 0, "reject_likely": 0, "skipped": 0, "not_checked": 0}
-    for tx in reader.transactions:
-        if tx.kind not in ("837P", "837I"):
-            errors.append({"segment": tx.start, "error": f"transaction set {tx.control} is an {tx.kind}, not an 837: "
-                                                          "use `payerkb explain` for remittances"})
-            continue
-        for claim in x12.claims_837(tx):
-            claims_out.append(_claim(claim, kb, conn, index, forced, counts, memo))
-    return {"format": "x12-837", "interchanges": reader.interchanges, "segments": reader.segments,
-            "ok": not errors and counts["reject_likely"] == 0 and counts["not_checked"] == 0,
-            "summary": counts, "errors": errors, "claims": claims_out}
+    run = Run837(data, db, payer_id, reader)
+    claims = list(run.claims())
+    return {**run.report_head(), "claims": claims}
 
 
 def _claim(claim: x12.Claim, kb, conn, index: PayerIndex, forced: str | None, counts: dict, memo: dict) -> dict:

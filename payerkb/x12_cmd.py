@@ -34,31 +34,32 @@ def _payer_words(p: dict) -> str:
     return f"payer {named}: NOT MATCHED: {p['how']}"
 
 
-def format_837(report: dict, min_severity: str = "info") -> str:
-    out = []
-    for c in report["claims"]:
-        if out:
-            out.append("")
-        head = f"{_where(c)} [{c['transaction']}]: {'OK' if c['ok'] else 'PROBLEMS'}"
-        out.append(click.style(head, bold=True))
-        out.append(f"  {_payer_words(c['payer'])}")
-        out.append(f"  setting: {c['setting'] or 'none'} ({c['setting_from']})")
-        for line in c["lines"]:
-            where = f"line {line['lx']} (segment {line['segment']})"
-            code = line["hcpcs"] or line["revenue_code"] or "?"
-            if line["status"] == "checked":
-                label = f"  {where}: {code}" + (f" x{line['units']:g}" if line["units"] is not None else "")
-                text = format_result(line["result"], label.strip(), min_severity, line["line"])
-                out.append("\n".join("  " + t for t in text.splitlines()))
-            else:
-                out.append(f"  {where}: {code}: {line['status'].replace('_', ' ')}: {line['reason']}")
-    s = report["summary"]
-    out.append("")
-    out.append(click.style(
-        f"{report['interchanges']} interchange(s), {s['claims']} claim(s), {s['lines']} line(s): {s['checked']} checked "
-        f"({s['reject_likely']} reject likely), {s['skipped']} skipped (not NOC), {s['not_checked']} not checked",
-        bold=True))
+def claim_837_text(c: dict, min_severity: str = "info") -> str:
+    out = [click.style(f"{_where(c)} [{c['transaction']}]: {'OK' if c['ok'] else 'PROBLEMS'}", bold=True),
+           f"  {_payer_words(c['payer'])}",
+           f"  setting: {c['setting'] or 'none'} ({c['setting_from']})"]
+    for line in c["lines"]:
+        where = f"line {line['lx']} (segment {line['segment']})"
+        code = line["hcpcs"] or line["revenue_code"] or "?"
+        if line["status"] == "checked":
+            label = f"{where}: {code}" + (f" x{line['units']:g}" if line["units"] is not None else "")
+            text = format_result(line["result"], label, min_severity, line["line"])
+            out.append("\n".join("  " + t for t in text.splitlines()))
+        else:
+            out.append(f"  {where}: {code}: {line['status'].replace('_', ' ')}: {line['reason']}")
     return "\n".join(out)
+
+
+def summary_837_text(head: dict) -> str:
+    s = head["summary"]
+    return click.style(
+        f"{head['interchanges']} interchange(s), {s['claims']} claim(s), {s['lines']} line(s): {s['checked']} checked "
+        f"({s['reject_likely']} reject likely), {s['skipped']} skipped (not NOC), {s['not_checked']} not checked",
+        bold=True)
+
+
+def format_837(report: dict, min_severity: str = "info") -> str:
+    return "\n\n".join([claim_837_text(c, min_severity) for c in report["claims"]] + [summary_837_text(report)])
 
 
 def _item_lines(item: dict) -> list[str]:
@@ -82,31 +83,30 @@ def _item_lines(item: dict) -> list[str]:
     return lines
 
 
-def format_835(report: dict) -> str:
-    out = []
-    for c in report["claims"]:
-        if out:
-            out.append("")
-        out.append(click.style(f"{_where(c)}: {c['status_words'] or c['status']}, charged "
-                               f"{c['charge'] or 0:,.2f}, paid {c['paid'] or 0:,.2f}", bold=True))
-        out.append(f"  {_payer_words(c['payer'])}; setting {c['setting']}")
-        for item in c["adjustments"] + c["remarks"]:
-            amount = f" ${item['amount']:,.2f}" if item.get("amount") else ""
-            out.append(f"  claim level {item['code']}{amount}: {item['meaning'] or 'not in payerkb list'}")
-        for line in c["lines"]:
-            where = f"  service line {line['line']} (segment {line['segment']}): {line['hcpcs'] or line['revenue_code'] or '?'}"
-            if line["status"] == "skipped":
-                out.append(f"{where}: skipped ({line['reason']})")
-                continue
-            out.append(f"{where}: {line['status'].upper()}, charged {line['charge'] or 0:,.2f}, paid {line['paid'] or 0:,.2f}")
-            if line["status"] == "paid":
-                continue
-            for item in line["adjustments"] + line["remarks"]:
-                out.extend(_item_lines(item))
-    s = report["summary"]
-    out.append("")
-    out.append(click.style(f"{s['claims']} claim(s), {s['lines']} line(s), {s['noc_lines']} on NOC codes: {s['denied']} denied, "
-                           f"{s['reduced']} reduced, {s['paid']} paid", bold=True))
+def claim_835_text(c: dict, min_severity: str = "info") -> str:
+    out = [click.style(f"{_where(c)}: {c['status_words'] or c['status']}, charged "
+                       f"{c['charge'] or 0:,.2f}, paid {c['paid'] or 0:,.2f}", bold=True),
+           f"  {_payer_words(c['payer'])}; setting {c['setting']}"]
+    for item in c["adjustments"] + c["remarks"]:
+        amount = f" ${item['amount']:,.2f}" if item.get("amount") else ""
+        out.append(f"  claim level {item['code']}{amount}: {item['meaning'] or 'not in payerkb list'}")
+    for line in c["lines"]:
+        where = f"  service line {line['line']} (segment {line['segment']}): {line['hcpcs'] or line['revenue_code'] or '?'}"
+        if line["status"] == "skipped":
+            out.append(f"{where}: skipped ({line['reason']})")
+            continue
+        out.append(f"{where}: {line['status'].upper()}, charged {line['charge'] or 0:,.2f}, paid {line['paid'] or 0:,.2f}")
+        if line["status"] == "paid":
+            continue
+        for item in line["adjustments"] + line["remarks"]:
+            out.extend(_item_lines(item))
+    return "\n".join(out)
+
+
+def summary_835_text(head: dict) -> str:
+    s = head["summary"]
+    out = [click.style(f"{s['claims']} claim(s), {s['lines']} line(s), {s['noc_lines']} on NOC codes: {s['denied']} "
+                       f"denied, {s['reduced']} reduced, {s['paid']} paid", bold=True)]
     if s["by_cause"]:
         out.append("denials by cause:")
         for cause in s["by_cause"]:
@@ -117,34 +117,51 @@ def format_835(report: dict) -> str:
     return "\n".join(out)
 
 
-def _errors(report: dict) -> None:
-    for e in report["errors"]:
+def format_835(report: dict) -> str:
+    return "\n\n".join([claim_835_text(c) for c in report["claims"]] + [summary_835_text(report)])
+
+
+def _errors(errors: list[dict]) -> None:
+    for e in errors:
         where = f"segment {e['segment']}: " if e.get("segment") else ""
         click.secho(f"{where}{e['error']}", fg="red", err=True)
 
 
 def run(kind: str, data: bytes, db_path: Path, payer: str | None, as_json: bool, min_severity: str = "info") -> int:
-    """Check an 837 or explain an 835; print the report; return the exit status."""
-    from payerkb.x12_check import check_837
-    from payerkb.x12_explain import explain_835
+    """Check an 837 or explain an 835, writing each claim as soon as it is done (a large file is never
+    held as one report); return the exit status."""
+    from payerkb.x12_check import Run837
+    from payerkb.x12_explain import Run835
 
-    reader = x12.read(data)
     try:
-        report = (check_837 if kind == "837" else explain_835)(data, db_path, payer_id=payer, reader=reader)
+        job = (Run837 if kind == "837" else Run835)(data, db_path, payer_id=payer)
     except ClaimInputError as exc:
         click.secho(exc.message, fg="red", err=True)
         return 2
-    if not report["claims"] and not report["errors"]:
-        report["errors"].append({"segment": None, "error": f"no {kind} transaction set in the file"})
+    text = claim_837_text if kind == "837" else claim_835_text
+    n = 0
     if as_json:
-        click.echo(json.dumps(report, indent=1))
-    elif report["claims"]:
-        click.echo(format_837(report, min_severity) if kind == "837" else format_835(report))
-    _errors(report)
-    if report["errors"]:
+        click.echo('{"claims": [', nl=False)
+    for claim in job.claims():
+        if as_json:
+            click.echo(("," if n else "") + "\n" + json.dumps(claim), nl=False)
+        else:
+            click.echo(("\n" if n else "") + text(claim, min_severity))
+        n += 1
+    head = job.report_head()
+    if not n and not head["errors"]:
+        head["errors"].append({"segment": None, "error": f"no {kind} transaction set in the file"})
+        head["ok"] = False
+    if as_json:
+        rest = json.dumps(head)
+        click.echo("\n], " + rest[1:])
+    elif n:
+        click.echo("\n" + (summary_837_text(head) if kind == "837" else summary_835_text(head)))
+    _errors(head["errors"])
+    if head["errors"]:
         return 2
     if kind == "837":
-        s = report["summary"]
+        s = head["summary"]
         return 2 if s["not_checked"] else 1 if s["reject_likely"] else 0
     return 0
 

@@ -127,29 +127,48 @@ def _rule_json(rule, why: str, kb) -> dict:
             "why": why}
 
 
+class Run835:
+    """One pass over an 835: `claims()` yields each claim's explanation as it is read, then
+    `report_head()` has the counts, the summary by cause and the problems found."""
+
+    format = "x12-835"
+
+    def __init__(self, data: bytes | str, db, payer_id: str | None = None, reader: x12.Reader | None = None):
+        self.conn = connect(db)
+        self.kb = knowledge(self.conn)
+        self.index, self.table = payer_index(self.conn), denial_table(self.conn)
+        self.forced = payer_id.strip().lower() if payer_id else None
+        if self.forced and self.forced not in self.kb.payers:
+            raise ClaimInputError("payer_id", f"--payer: unknown payer {payer_id!r}")
+        self.reader = reader or x12.read(data)
+        self.errors = [e.as_json() for e in self.reader.errors]
+        self.causes: dict = {}
+        self.rules_seen: dict = {}
+        self.counts = {"claims": 0, "lines": 0, "noc_lines": 0, "denied": 0, "reduced": 0, "paid": 0, "skipped": 0}
+
+    def claims(self):
+        for tx in self.reader.transactions:
+            if tx.kind != "835":
+                self.errors.append({"segment": tx.start, "error": f"transaction set {tx.control} is an {tx.kind}, "
+                                                                   "not an 835: use `payerkb check` for claims"})
+                continue
+            for cp in x12.iter_payments_835(tx):
+                yield _claim(cp, self.kb, self.conn, self.index, self.table, self.forced, self.counts, self.causes,
+                             self.rules_seen)
+
+    def report_head(self) -> dict:
+        by_cause = sorted(self.causes.values(), key=lambda c: (-c["lines"], c["code"]))
+        by_rule = sorted(self.rules_seen.values(), key=lambda r: (-r["lines"], r["rule_id"]))
+        return {"format": self.format, "interchanges": self.reader.interchanges, "segments": self.reader.segments,
+                "ok": not self.errors, "summary": {**self.counts, "by_cause": by_cause, "by_rule": by_rule},
+                "errors": self.errors}
+
+
 def explain_835(data: bytes | str, db, payer_id: str | None = None, reader: x12.Reader | None = None) -> dict:
-    conn = connect(db)
-    kb = knowledge(conn)
-    index, table = payer_index(conn), denial_table(conn)
-    reader = reader or x12.read(data)
-    errors = [e.as_json() for e in reader.errors]
-    forced = payer_id.strip().lower() if payer_id else None
-    if forced and forced not in kb.payers:
-        raise ClaimInputError("payer_id", f"--payer: unknown payer {payer_id!r}")
-    claims, causes, rules_seen = [], {}, {}
-    counts = {"claims": 0, "lines": 0, "noc_lines": 0, "denied": 0, "reduced": 0, "paid": 0, "skipped": 0}
-    for tx in reader.transactions:
-        if tx.kind != "835":
-            errors.append({"segment": tx.start, "error": f"transaction set {tx.control} is an {tx.kind}, not an 835: "
-                                                          "use `payerkb check` for claims"})
-            continue
-        for cp in x12.payments_835(tx):
-            claims.append(_claim(cp, kb, conn, index, table, forced, counts, causes, rules_seen))
-    by_cause = sorted(causes.values(), key=lambda c: (-c["lines"], c["code"]))
-    return {"format": "x12-835", "interchanges": reader.interchanges, "segments": reader.segments,
-            "ok": not errors, "summary": {**counts, "by_cause": by_cause,
-                                          "by_rule": sorted(rules_seen.values(), key=lambda r: (-r["lines"], r["rule_id"]))},
-            "errors": errors, "claims": claims}
+    """The explanation of a whole 835: {"claims": [...], "errors": [...], "summary": {...}}."""
+    run = Run835(data, db, payer_id, reader)
+    claims = list(run.claims())
+    return {**run.report_head(), "claims": claims}
 
 
 def _setting(cp: x12.ClaimPayment, payer_id: str | None, kb) -> str:

@@ -105,7 +105,7 @@ def test_cli_refuses_an_oversized_file(built_db, tmp_path):
         fh.write(b"ISA")
         fh.truncate(x12.MAX_BYTES + 10)
     proc = run_cli("check", str(path), "--db", str(built_db))
-    assert proc.returncode == 2 and b"larger than 64 MiB" in proc.stderr and b"Traceback" not in proc.stderr
+    assert proc.returncode == 2 and b"larger than 32 MiB" in proc.stderr and b"Traceback" not in proc.stderr
 
 
 def test_ge_and_iea_counts_are_checked():
