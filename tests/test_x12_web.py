@@ -71,3 +71,9 @@ async def test_the_form_escapes_what_the_file_says(ds):
     r = await ds.client.post("/-/check", data={"x12": text}, files={"file": ("", b"", "text/plain")},
                              headers={"accept": "text/html"})
     assert "<script>alert(1)</script>" not in r.text
+
+
+@pytest.mark.asyncio
+async def test_the_claim_check_page_links_to_the_837_form(ds):
+    page = await ds.client.get("/-/check", headers={"accept": "text/html"})
+    assert 'href="/-/check/x12"' in page.text
