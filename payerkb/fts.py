@@ -98,10 +98,16 @@ def render_cell(row, value, column, table, database, datasette):
         return None
     if kind not in _ROW_TABLES:
         return None
-    if column == "snippet":
-        return mark_snippet(value)
-    href = datasette.urls.row(database, _ROW_TABLES[kind], tilde_encode(value))
-    return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+
+    async def rendered():
+        if not await _is_payerkb(datasette, database):  # another database's results are its own
+            return None
+        if column == "snippet":
+            return mark_snippet(value)
+        href = datasette.urls.row(database, _ROW_TABLES[kind], tilde_encode(value))
+        return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+
+    return rendered()
 
 
 def _safe_table_search(query_string: bytes) -> bytes | None:
@@ -121,11 +127,30 @@ def _safe_table_search(query_string: bytes) -> bytes | None:
     return urlencode(kept).encode("latin-1", "replace") if changed else None
 
 
+async def _is_payerkb(datasette, database) -> bool:
+    from payerkb.web.guard import find_database
+
+    db = await find_database(datasette)
+    return db is not None and db.name == database
+
+
+async def _payerkb_path(datasette, path: str) -> bool:
+    """Is path a page of payerkb's database (/<database>/...)? Other databases' searches are theirs."""
+    from datasette.utils import tilde_decode
+
+    from payerkb.web.guard import find_database
+
+    db = await find_database(datasette)
+    first = path.lstrip("/").split("/", 1)[0]
+    return db is not None and tilde_decode(first).split(".", 1)[0] in (db.name, getattr(db, "route", db.name))
+
+
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
         async def safe_search_app(scope, receive, send):
-            if scope.get("type") == "http" and b"_search" in scope.get("query_string", b""):
+            if (scope.get("type") == "http" and b"_search" in scope.get("query_string", b"")
+                    and await _payerkb_path(datasette, scope.get("path", ""))):
                 fixed = _safe_table_search(scope["query_string"])
                 if fixed is not None:
                     scope = dict(scope, query_string=fixed)

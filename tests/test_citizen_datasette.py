@@ -108,6 +108,10 @@ def other_db(tmp_path_factory):
         create table secret (id integer primary key, word text);
         insert into secret (word) values ('hidden');
         create view v as select name from t;
+        create table docs (id integer primary key, body text);
+        insert into docs (body) values ('one fish'), ('two fish');
+        create virtual table docs_fts using fts5(body, content=docs, content_rowid=id);
+        insert into docs_fts (rowid, body) select id, body from docs;
     """)
     conn.commit()
     conn.close()
@@ -118,7 +122,11 @@ BASE_METADATA = {
     "title": "Neighbour",
     "extra_css_urls": ["https://static.metadata.example/m.css"],
     "extra_js_urls": [{"url": "https://static.metadata.example/m.js", "sri": "sha384-abc"}],
-    "databases": {"other": {"queries": {"names": {"sql": "select name from t order by id"}}}},
+    "databases": {"other": {"queries": {
+        "names": {"sql": "select name from t order by id"},
+        # looks like payerkb's search results (kind, id, snippet): payerkb must not render it
+        "lookalike": {"sql": "select 'rule' as kind, 'x' as id, 'a «b» c' as snippet"},
+    }}},
 }
 
 
@@ -161,7 +169,8 @@ REQUESTS = [
     ("GET", "/-/settings.json"), ("GET", "/-/hello"), ("POST", "/-/hello"), ("PUT", "/-/hello"),
     ("DELETE", "/-/hello"), ("GET", "/no-such-database"), ("GET", "/other/no-such-table"),
     ("HEAD", "/other/t"), ("OPTIONS", "/other/t.json"), ("PUT", "/other/t"), ("GET", "/-/static/app.css"),
-    ("GET", "/favicon.ico"),
+    ("GET", "/favicon.ico"), ("GET", "/other/docs?_search=fish"), ("GET", "/other/docs.json?_search=%22"),
+    ("GET", "/other/docs?_search=fish%20OR"), ("GET", "/other/lookalike"), ("GET", "/other/lookalike.json"),
 ]
 # Datasette's home page: payerkb's own home page replaces it on a payerkb instance only.
 HOME_REQUESTS = [("GET", "/"), ("HEAD", "/"), ("OPTIONS", "/"), ("PUT", "/"), ("PATCH", "/"), ("DELETE", "/"),
