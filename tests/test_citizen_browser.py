@@ -96,6 +96,12 @@ DATASETTE_PAGES = {
     "matrix": "/-/matrix",
     "check": "/-/check",
     "search": "/-/search?q=invoice",
+    "payer": "/-/payers/medicare-palmetto-jj",
+    "code": "/-/codes/J3590",
+    "compare": "/-/compare?payers=medicare-palmetto-jj,medicare-cms&code=J3590",
+    "changes": "/-/changes",
+    "drugs": "/-/drugs",
+    "x12-form": "/-/check/x12",
 }
 
 
