@@ -20,10 +20,6 @@ except ImportError:  # pragma: no cover - a payerkb without the permission guard
 
 PARAMS = ("code", "date", "setting", "drug")
 ROUTE = r"^/-/payers/(?P<payer_id>[^/]+?)/answer\.json$"
-if guard is not None:
-    # The tables the answer reads (those of the claim check it shares its selection with). Kept
-    # here, next to the route; payerkb/web/guard.py ROUTE_TABLES may take the entry over.
-    guard.ROUTE_TABLES.setdefault(ROUTE, guard._CHECK)
 
 
 def _database(datasette):
