@@ -283,9 +283,23 @@ async def test_payerkb_database_found_by_its_tables_under_any_name(other_db, bui
     home = await ds.client.get("/-/home.json")
     assert home.status_code == 200 and home.json()["database_path"] == "/knowledge"
     assert (await ds.client.get("/-/payers/medicare-palmetto-jj.json")).status_code == 200
-    configured = make([other_db, renamed], dict(BASE_METADATA, plugins={"payerkb": {"database": "other"}}))
-    assert (await configured.client.get("/-/home.json")).status_code == 404  # told: other, which is not payerkb's
-    assert (await configured.client.get("/")).status_code == 200
+    assert (await ds.client.get("/-/check.json?payer_id=medicare-palmetto-jj&hcpcs=J3590")).status_code == 200
+    told_kb = make([renamed, other_db], dict(BASE_METADATA, plugins={"payerkb": {"database": "knowledge"}}))
+    r = await told_kb.client.get("/-/home.json")
+    assert r.status_code == 200 and r.json()["database_path"] == "/knowledge"
+
+
+@pytest.mark.asyncio
+async def test_configured_database_name(other_db, built_db, tmp_path):
+    import shutil
+
+    renamed = tmp_path / "knowledge.db"
+    shutil.copy(built_db, renamed)
+    told_other = make([other_db, renamed], dict(BASE_METADATA, plugins={"payerkb": {"database": "other"}}))
+    r = await told_other.client.get("/-/home.json")  # told: other, which holds no payerkb tables
+    assert r.status_code == 404 and r.json()["error"] == "no payerkb database is served here"
+    home = await told_other.client.get("/")
+    assert home.status_code == 200 and '<body class="index">' in home.text  # Datasette's
 
 
 @pytest.mark.asyncio

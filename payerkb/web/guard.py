@@ -99,8 +99,10 @@ async def _is_payerkb(db) -> bool:
 async def find_database(datasette):
     """The Database payerkb serves from, or None when this Datasette serves no payerkb database."""
     name = configured_name(datasette)
-    if name is not None:
+    if name is not None:  # configured, and it must be a payerkb database
         db = datasette.databases.get(name)
+        if db is not None and not await _is_payerkb(db):
+            db = None
     else:
         db = None
         candidates = sorted(
