@@ -424,3 +424,26 @@ async def test_sqlite_limits_only_on_payerkb_database(other_db, built_db):
     assert theirs.status_code == 200 and theirs.json() == [{"n": 20000000}]
     ours = await ds.client.get("/payerkb.json", params=sql)
     assert ours.status_code == 400 and "too big" in ours.text
+
+
+@pytest.mark.asyncio
+async def test_guard_refuses_methods_even_without_the_middleware(built_db):
+    """Should another plugin's route overlap a payerkb path (so security.py lets every method
+    through), the payerkb view still answers only GET and HEAD (and POST for the check)."""
+    from types import SimpleNamespace
+
+    from payerkb.web import guard
+
+    ds = make([built_db], BASE_METADATA)
+    called = []
+
+    async def view(request):
+        called.append(request.method)
+        return Response.text("page")
+
+    guarded = guard.guarded(r"^/-/matrix(?P<format>\.json|\.csv)?$", view)
+    for method, expected in [("PUT", 405), ("DELETE", 405), ("POST", 405), ("GET", 200)]:
+        request = SimpleNamespace(method=method, path="/-/matrix", actor=None, scope={})
+        response = await guarded(request, ds, {}, None, None)
+        assert response.status == expected, method
+    assert called == ["GET"]

@@ -26,6 +26,8 @@ import weakref
 from datasette.utils import async_call_with_supported_arguments
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+from payerkb.web.security import POST_PATHS
+
 DEFAULT_NAME = "payerkb"
 # A database is payerkb's when it holds all of these (db/build.py always writes them).
 REQUIRED_TABLES = frozenset({"payers", "rules", "rule_sources", "sources"})
@@ -228,6 +230,11 @@ def guarded(route: str, view):
             raise NotFound(NO_DATABASE)
         if request.method == "OPTIONS":  # as Datasette's BaseView.options
             return Response.text("Method not allowed", status=405)
+        takes_post = request.path in POST_PATHS
+        if request.method not in ("GET", "HEAD") and not (request.method == "POST" and takes_post):
+            # security.py refuses these first; this holds even if another plugin's route overlaps
+            return Response.json({"ok": False, "status": 405, "error": f"{request.method} is not answered here"},
+                                 status=405, headers={"Allow": "GET, HEAD, POST" if takes_post else "GET, HEAD"})
         await ensure_allowed(datasette, request.actor, db, route)
         response = await async_call_with_supported_arguments(
             view, scope=request.scope, receive=receive, send=send, request=request, datasette=datasette)
