@@ -57,6 +57,17 @@ SETTING_WORDS = {
     "any": "",
 }
 
+# Drug rules (drug_rules): the words people use for their topics. "drug list" and "drugs" let
+# "which drugs need pa" find them.
+DRUG_TOPIC_WORDS = {
+    "prior_auth": "prior authorization drug list drugs",
+    "step_therapy": "step therapy drug list drugs",
+    "quantity_limit": "quantity limit drug list drugs",
+    "billing_unit": "billing unit units drugs",
+    "rate": "rate pricing price payment drugs",
+    "ndc_units": "ndc units national drug code drugs",
+}
+
 # Rows that are not the answer a user wants first: generated gaps and replaced rules.
 # (Whoosh applies a document boost to its term weights, so BM25 lowers the score by less than this.)
 DOC_BOOSTS = {"gap": 0.5, "superseded": 0.4, "shadowed": 0.6}
@@ -142,6 +153,7 @@ def documents(conn: sqlite3.Connection, tokenize: Callable[[str], Iterable[str]]
         }
         for f in ("payer", "place", "topic_words", "codes", "summary", "details", "sources", "note"):
             vocabulary.update(tokenize(doc[f]))
+        doc["drug"] = ""
         if rule["origin"] == "gap":
             doc["_boost"] = DOC_BOOSTS["gap"]
         elif rule["status"] == "superseded":
@@ -149,8 +161,88 @@ def documents(conn: sqlite3.Connection, tokenize: Callable[[str], Iterable[str]]
         elif rule["shadowed_by"]:
             doc["_boost"] = DOC_BOOSTS["shadowed"]
         yield doc
+    yield from _drug_rule_documents(conn, cited_by_drug_rule(conn), vocabulary, tokenize)
     for (term,) in conn.execute("select term from synonyms"):
         vocabulary.update(tokenize(term))
     # One document holds every word once, as written: spelling suggestions and prefix* search
     # read its word list (the rules are indexed stemmed).
     yield {"kind": "vocabulary", "rule_id": "", "spell": " ".join(sorted(vocabulary))}
+
+
+def cited_by_drug_rule(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    if not conn.execute("select 1 from sqlite_master where name = 'drug_rule_sources'").fetchone():
+        return {}
+    cited: dict[str, list[str]] = {}
+    for r in conn.execute(
+        "select ds.drug_rule_id, s.title, s.publisher, s.document_id from drug_rule_sources ds "
+        "join sources s on s.id = ds.source_id"
+    ):
+        cited.setdefault(r[0], []).append(" ".join(v for v in r[1:] if v))
+    return cited
+
+
+def drug_rule_summary(rule: dict) -> str:
+    """A drug rule in words, where its file gives no summary: built from its fields only."""
+    name = rule["brand_name"] + (f" ({rule['generic_name']})" if rule["generic_name"] else "")
+    what = DRUG_TOPIC_WORDS.get(rule["topic"], _words(rule["topic"])).split(" drug")[0]
+    text = (f"{name} on {', '.join(_json_list(rule['codes']))}: {what} {_words(rule['requirement'])} "
+            f"for dates of service from {rule['effective_from']}")
+    if rule["effective_to"]:
+        text += f" to {rule['effective_to']}"
+    extra = [f"criteria {rule['criteria_id']}" if rule["criteria_id"] else "",
+             f"reviewed by {rule['reviewer']}" if rule["reviewer"] else "",
+             f"billing unit {rule['billing_unit']}" if rule["billing_unit"] else "",
+             f"{rule['rate_usd']:g} dollars per unit" if rule["rate_usd"] is not None else ""]
+    extra = [e for e in extra if e]
+    return text + ("; " + "; ".join(extra) if extra else "") + "."
+
+
+def _drug_rule_documents(conn, cited: dict[str, list[str]], vocabulary: set[str], tokenize) -> Iterator[dict]:
+    """Every drug rule as an index document of kind "rule" (so it is searched and filtered with the
+    rules), its drug's names in the `drug` field; meta says kind drug_rule."""
+    if not conn.execute("select 1 from sqlite_master where name = 'drug_rules'").fetchone():
+        return
+    for r in conn.execute(
+        "select d.*, g.brand_name, g.generic_name, g.aliases as drug_aliases, p.name as p_name, p.parent_org, "
+        "p.payer_type, p.states as p_states, p.jurisdiction, p.aliases "
+        "from drug_rules d join drugs g on g.id = d.drug_id join payers p on p.id = d.payer_id "
+        "order by d.payer_id, d.topic, d.id"
+    ):
+        rule = dict(r)
+        states = _json_list(rule["p_states"])
+        codes = _json_list(rule["codes"])
+        jurisdiction = rule["jurisdiction"] or ""
+        summary = rule["summary"] or drug_rule_summary(rule)
+        doc = {
+            "kind": "rule",
+            "rule_id": rule["id"],
+            "payer_id": rule["payer_id"],
+            "payer_name": rule["p_name"],
+            "payer": " ".join([
+                rule["p_name"], rule["parent_org"] or "", " ".join(_json_list(rule["aliases"])),
+                PAYER_TYPE_WORDS.get(rule["payer_type"], ""), jurisdiction, rule["payer_id"].replace("-", " "),
+            ]),
+            "place": " ".join([jurisdiction] + states + [STATE_NAMES.get(s, "") for s in states]),
+            "topic_words": DRUG_TOPIC_WORDS.get(rule["topic"], _words(rule["topic"])),
+            "codes": " ".join(codes),
+            "summary": summary.replace(MARK_OPEN, "").replace(MARK_CLOSE, ""),
+            "details": " ".join(p for p in (
+                _words(rule["requirement"]), SETTING_WORDS.get(rule["setting"] or "any", ""),
+                rule["criteria_id"] or "", rule["program"] or "", rule["reviewer"] or "",
+                rule["billing_unit"] or "") if p),
+            "drug": " ".join([rule["brand_name"], rule["generic_name"] or "",
+                              " ".join(_json_list(rule["drug_aliases"])), rule["drug_id"].replace("-", " ")]),
+            "sources": " ".join(cited.get(rule["id"], [])),
+            "note": rule["note"] or "",
+            "payer_type": rule["payer_type"],
+            "topic": rule["topic"],
+            "meta": {k: rule[k] for k in ("setting", "requirement", "status", "origin", "as_of",
+                                          "effective_from", "effective_to", "criteria_id", "reviewer", "drug_id")}
+                    | {"codes": codes, "states": states, "kind": "drug_rule", "drug_name": rule["brand_name"],
+                       "generic_name": rule["generic_name"]},
+        }
+        for f in ("payer", "place", "topic_words", "codes", "summary", "details", "drug", "sources", "note"):
+            vocabulary.update(tokenize(doc[f]))
+        if rule["status"] == "superseded":
+            doc["_boost"] = DOC_BOOSTS["superseded"]
+        yield doc

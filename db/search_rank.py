@@ -21,7 +21,7 @@ from db.search_index import IndexFiles, as_unavailable, open_index
 # Query-time weights: a match on who the payer is or what the rule is about counts more than a
 # match in the summary, and much more than one in a source title.
 FIELD_BOOSTS = {
-    "payer": 2.0, "topic_words": 2.0, "place": 1.5, "codes": 1.2, "details": 1.0,
+    "payer": 2.0, "topic_words": 2.0, "drug": 2.5, "place": 1.5, "codes": 1.2, "details": 1.0,
     "summary": 1.0, "sources": 0.5, "note": 0.5,
 }
 # A rule matching one of several clauses keeps COORD_FLOOR of its score, one matching all keeps all.
@@ -104,7 +104,7 @@ class SearchIndex:
             if self.files.doc_frequency("spell", word):
                 return True
             return any(token in self._lexicons[name]
-                       for name in ("summary", "payer", "details", "topic_words", "sources")
+                       for name in ("summary", "payer", "details", "topic_words", "sources", "drug")
                        for token in self.files.analyze(name, word))
 
     def corrections(self, word: str, maxdist: int) -> list[str]:

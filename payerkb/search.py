@@ -297,6 +297,10 @@ def _hit_json(hit: Hit) -> dict:
         "origin": meta.get("origin"), "as_of": meta.get("as_of"), "codes": meta.get("codes", []),
         "states": meta.get("states", []), "summary": hit.summary,
         "snippet": snippet_html(hit.snippet), "score": hit.score,
+        # a drug rule (drug_rules) or a payer-level rule (rules)
+        "kind": meta.get("kind", "rule"), "drug_id": meta.get("drug_id"), "drug_name": meta.get("drug_name"),
+        "criteria_id": meta.get("criteria_id"), "effective_from": meta.get("effective_from"),
+        "effective_to": meta.get("effective_to"),
     }
 
 

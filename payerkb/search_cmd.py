@@ -56,7 +56,8 @@ def _print(answer: dict) -> None:
         return
     click.echo(f"{answer['total']} matching rules, best first:\n")
     for i, hit in enumerate(answer["hits"], 1):
-        title = f"{i}. {hit['payer_name']} — {hit['topic'].replace('_', ' ')}"
+        drug = f"{hit['drug_name']}, " if hit.get("kind") == "drug_rule" and hit.get("drug_name") else ""
+        title = f"{i}. {hit['payer_name']} — {drug}{hit['topic'].replace('_', ' ')}"
         status = hit["requirement"].replace("_", " ")
         if hit["status"] != "sourced":
             status += f", {hit['status']}"

@@ -49,8 +49,11 @@ async def _answer(datasette, request) -> tuple[str | None, dict]:
                   "facets": {f: {} for f in FILTERS}, "suggestion": None, "expanded": {},
                   "message": "Search failed unexpectedly; the error is in the server log.", "available": False}
     for hit in answer["hits"]:
-        hit["rule_url"] = datasette.urls.row(db_name, "rules", tilde_encode(hit["rule_id"]))
+        table = "drug_rules" if hit.get("kind") == "drug_rule" else "rules"
+        hit["rule_url"] = datasette.urls.row(db_name, table, tilde_encode(hit["rule_id"]))
         hit["payer_url"] = datasette.urls.path(f"/-/payers/{hit['payer_id']}")
+        if hit.get("drug_id"):
+            hit["drug_url"] = datasette.urls.path(f"/-/drugs/{hit['drug_id']}")
     return db_name, answer
 
 
