@@ -14,20 +14,19 @@ from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 
 from payerkb.search import FILTERS, search
+from payerkb.web.guard import served_database
 
 log = logging.getLogger(__name__)
-DATABASE = "payerkb"
 PARAMS = ("q",) + FILTERS + ("limit",)
 
 
 def _database(datasette):
-    """The payerkb database file: the one named payerkb, else the first file served."""
-    if DATABASE in datasette.databases and datasette.databases[DATABASE].path:
-        return DATABASE, Path(datasette.databases[DATABASE].path)
-    for name, db in datasette.databases.items():
-        if db.path and not name.startswith("_"):
-            return name, Path(db.path)
-    return None, None
+    """The payerkb database's name and file (payerkb/web/guard.py found it), else (None, None)."""
+    try:
+        db = served_database(datasette)
+    except LookupError:
+        return None, None
+    return (db.name, Path(db.path)) if db.path else (None, None)
 
 
 async def _answer(datasette, request) -> tuple[str | None, dict]:
