@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlite_utils
 
 from db import drug_tables, matrix, schema
+from db.as_of import as_of
 from db.validate import Policies, Problem, effective_rules, load_policies
 
 TOPIC_COLUMNS = schema.TOPICS
@@ -52,14 +53,8 @@ def rule_id(payer_id: str, key: str) -> str:
     return f"{payer_id}--{key}"
 
 
-def _as_of(rule: schema.Rule, kb: Policies) -> str | None:
-    if rule.as_of:
-        return rule.as_of
-    cited = [kb.sources[ref.ref][0] for ref in rule.sources if ref.ref in kb.sources]
-    dated = [s.doc_date for s in cited if s.doc_date]
-    if dated:
-        return max(dated)
-    return max((s.retrieved for s in cited), default=None)
+def _as_of(rule: schema.Rule, kb: Policies) -> tuple[str | None, bool]:
+    return as_of([kb.sources[ref.ref][0] for ref in rule.sources if ref.ref in kb.sources], rule.as_of)
 
 
 def _rule_row(rule: schema.Rule, payer, kb: Policies, located, loc, group_id, origin=None) -> dict:
@@ -94,7 +89,8 @@ def _rule_row(rule: schema.Rule, payer, kb: Policies, located, loc, group_id, or
         "exceptions": _json(rule.exceptions),
         "effective_from": rule.effective_from,
         "effective_to": rule.effective_to,
-        "as_of": _as_of(rule, kb),
+        "as_of": (dated := _as_of(rule, kb))[0],
+        "as_of_undated": int(dated[1]),
         "status": rule.status,
         "origin": origin or rule.origin,
         "group_id": group_id,
@@ -113,7 +109,7 @@ RULE_COLUMNS = {
     "percent": float, "claim_field": str, "max_chars": int, "unit_rule": str, "modifiers": str,
     "ndc_unit_qualifiers": str, "ndc_format": str, "narrative_elements": str,
     "narrative_rejects": str, "invoice_max_age_days": int, "submission_channel": str,
-    "denial_codes": str, "exceptions": str, "effective_from": str, "effective_to": str, "as_of": str, "status": str,
+    "denial_codes": str, "exceptions": str, "effective_from": str, "effective_to": str, "as_of": str, "as_of_undated": int, "status": str,
     "origin": str, "group_id": str, "source_count": int, "has_official_source": int,
     "shadowed_by": str, "note": str, "file": str, "line": int,
 }

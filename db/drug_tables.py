@@ -18,6 +18,8 @@ import re
 
 import sqlite_utils
 
+from db.as_of import as_of
+
 DRUG_COLUMNS = {
     "id": str, "brand_name": str, "generic_name": str, "aliases": str, "ndcs": str,
     "hcpcs_code": str, "hcpcs_code_from": str, "crosswalk_hcpcs_code": str,
@@ -28,7 +30,7 @@ DRUG_RULE_COLUMNS = {
     "rule_key": str, "topic": str, "setting": str, "requirement": str, "summary": str,
     "codes": str, "effective_from": str, "effective_to": str, "criteria_id": str, "program": str,
     "reviewer": str, "billing_unit": str, "rate_usd": float, "ndc_units": float,
-    "ndc_unit_qualifier": str, "status": str, "origin": str, "note": str, "as_of": str,
+    "ndc_unit_qualifier": str, "status": str, "origin": str, "note": str, "as_of": str, "as_of_undated": int,
     "source_count": int, "has_official_source": int, "file": str, "line": int,
 }
 FTS = {
@@ -47,12 +49,8 @@ def ndc11(ndc: str) -> str:
     return ndc.replace("-", "")
 
 
-def _as_of(refs, kb) -> str | None:
-    cited = [kb.sources[r.ref][0] for r in refs if r.ref in kb.sources]
-    dated = [s.doc_date for s in cited if s.doc_date]
-    if dated:
-        return max(dated)
-    return max((s.retrieved for s in cited), default=None)
+def _as_of(refs, kb) -> tuple[str | None, bool]:
+    return as_of([kb.sources[r.ref][0] for r in refs if r.ref in kb.sources])
 
 
 def _create(db: sqlite_utils.Database) -> None:
@@ -105,7 +103,8 @@ def load_drug_tables(db: sqlite_utils.Database, kb) -> tuple[int, int]:
                 "effective_to": r.effective_to, "criteria_id": r.criteria_id, "program": r.program,
                 "reviewer": r.reviewer, "billing_unit": r.billing_unit, "rate_usd": r.rate_usd,
                 "ndc_units": r.ndc_units, "ndc_unit_qualifier": r.ndc_unit_qualifier, "status": r.status,
-                "origin": r.origin, "note": r.note, "as_of": _as_of(r.sources, kb),
+                "origin": r.origin, "note": r.note, "as_of": (dated := _as_of(r.sources, kb))[0],
+                "as_of_undated": int(dated[1]),
                 "source_count": len(r.sources), "has_official_source": int(official),
                 "file": located.path, "line": located.line("drug_rules", i),
             })

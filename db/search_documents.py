@@ -148,7 +148,7 @@ def documents(conn: sqlite3.Connection, tokenize: Callable[[str], Iterable[str]]
             "payer_type": rule["payer_type"],
             "topic": rule["topic"],
             "meta": {k: rule[k] for k in ("setting", "requirement", "status", "origin", "as_of",
-                                          "effective_from", "effective_to")}
+                                          "as_of_undated", "effective_from", "effective_to")}
                     | {"codes": codes, "states": states},
         }
         for f in ("payer", "place", "topic_words", "codes", "summary", "details", "sources", "note"):
@@ -237,7 +237,8 @@ def _drug_rule_documents(conn, cited: dict[str, list[str]], vocabulary: set[str]
             "payer_type": rule["payer_type"],
             "topic": rule["topic"],
             "meta": {k: rule[k] for k in ("setting", "requirement", "status", "origin", "as_of",
-                                          "effective_from", "effective_to", "criteria_id", "reviewer", "drug_id")}
+                                          "as_of_undated", "effective_from", "effective_to", "criteria_id",
+                                          "reviewer", "drug_id")}
                     | {"codes": codes, "states": states, "kind": "drug_rule", "drug_name": rule["brand_name"],
                        "generic_name": rule["generic_name"]},
         }

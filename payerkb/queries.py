@@ -213,7 +213,7 @@ def summary(conn, today: dt.date | None = None) -> dict:
           (select count(*) from sources where doc_date < ?) as stale_sources""", [stale_before(today)])
     fresh = _one(conn, """
         select max(as_of) as newest_as_of, min(as_of) as oldest_as_of
-        from rules where origin != 'gap' and as_of is not null""")
+        from rules where origin != 'gap' and as_of is not null and not as_of_undated""")
     fresh["last_retrieved"] = conn.execute("select max(retrieved) from sources").fetchone()[0]
     codes = _rows(conn, "select code, short_descriptor from codes order by code = 'J3590' desc, code")
     for c in codes:

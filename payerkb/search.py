@@ -294,7 +294,8 @@ def _hit_json(hit: Hit) -> dict:
         "payer_id": hit.payer_id, "payer_name": hit.payer_name, "payer_type": hit.payer_type,
         "rule_id": hit.rule_id, "topic": hit.topic, "setting": meta.get("setting"),
         "requirement": meta.get("requirement"), "status": meta.get("status"),
-        "origin": meta.get("origin"), "as_of": meta.get("as_of"), "codes": meta.get("codes", []),
+        "origin": meta.get("origin"), "as_of": meta.get("as_of"),
+        "as_of_undated": bool(meta.get("as_of_undated")), "codes": meta.get("codes", []),
         "states": meta.get("states", []), "summary": hit.summary,
         "snippet": snippet_html(hit.snippet), "score": hit.score,
         # a drug rule (drug_rules) or a payer-level rule (rules)
