@@ -284,3 +284,26 @@ async def test_routes_read_only_the_tables_they_are_mapped_to(built_db, metadata
         assert await guard.tables_shown(db, "^/-/not-mapped$") == sorted(await guard._tables_of(db))
     finally:
         pm.unregister(recorder)
+
+
+@pytest.mark.asyncio
+async def test_a_plugins_permission_hook_is_asked_for_each_table(kb):
+    """No allow block anywhere, but a plugin answers view-table itself: payerkb asks it per table."""
+    class NoSources:
+        __name__ = "test_citizen_no_sources"
+
+        @hookimpl
+        def permission_allowed(self, actor, action, resource):
+            if action == "view-table" and resource and resource[1] == "sources" and not actor:
+                return False
+
+    plugin = NoSources()
+    pm.register(plugin, name=plugin.__name__)
+    try:
+        assert await _status(kb, "/payerkb/sources.json") == 403
+        assert await _status(kb, "/-/home.json") == 403  # the home page counts sources
+        assert await _status(kb, "/-/codes.json") == 200
+        assert await _status(kb, "/-/home.json", _actor_cookie(kb)) == 200
+    finally:
+        pm.unregister(plugin)
+    assert await _status(kb, "/-/home.json") == 200

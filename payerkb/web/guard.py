@@ -169,7 +169,47 @@ async def tables_shown(db, route: str) -> list[str]:
     return [t for t in dict.fromkeys(wanted) if t in present]
 
 
+# Datasette 0.65 deep-copies its metadata for every view-table question (~1 ms with payerkb's
+# metadata), and a page shows up to two dozen tables. When no metadata source has an `allow` block
+# on any table and no plugin but Datasette's own answers permission questions, every view-table
+# answer is None (Datasette's default hook returns None for a table without an allow block), so
+# only view-database and view-instance, asked once, decide: the same answer, at once. Otherwise each
+# table is asked. Permission answers are never kept between requests: metadata and plugins may
+# change them at any time.
+def _only_datasettes_permission_hook() -> bool:
+    from datasette.plugins import pm
+
+    return all(getattr(impl.plugin, "__name__", None) == "datasette.default_permissions"
+               for impl in pm.hook.permission_allowed.get_hookimpls())
+
+
+def _has_table_allow(node) -> bool:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "tables" and isinstance(value, dict) and any(
+                    not isinstance(config, dict) or "allow" in config for config in value.values()):
+                return True
+            if _has_table_allow(value):
+                return True
+    elif isinstance(node, (list, tuple)):
+        return any(_has_table_allow(v) for v in node)
+    return False
+
+
+def _no_table_decides(datasette, database: str) -> bool:
+    try:
+        return _only_datasettes_permission_hook() and not any(
+            _has_table_allow(source) for source in datasette._metadata_sources("tables", database, None))
+    except Exception:  # another Datasette's internals: ask every table
+        return False
+
+
 async def ensure_allowed(datasette, actor, db, route: str) -> None:
+    """Raise Forbidden unless `actor` may see every table the route shows (see ensure_tables_allowed)."""
+    await ensure_tables_allowed(datasette, actor, db, route, ask_tables=not _no_table_decides(datasette, db.name))
+
+
+async def ensure_tables_allowed(datasette, actor, db, route: str, ask_tables: bool = True) -> None:
     """Raise Forbidden unless `actor` may see every table the route shows, and run SQL when the
     route does. For each table this is Datasette's own cascade (datasette.ensure_permissions with
     view-table, view-database, view-instance: the first answer that is not None decides); the
@@ -194,7 +234,9 @@ async def ensure_allowed(datasette, actor, db, route: str) -> None:
         if not allowed:
             raise Forbidden(_denied(action))
     for table in tables:
-        ok = await datasette.permission_allowed(actor, "view-table", (database, table), default=None)
+        ok = None
+        if ask_tables:
+            ok = await datasette.permission_allowed(actor, "view-table", (database, table), default=None)
         if ok is None:
             allowed, action = await database_or_instance()
         else:
