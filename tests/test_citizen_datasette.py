@@ -273,8 +273,6 @@ async def test_payerkb_routes_are_a_clear_404_without_payerkb_database(other_db,
     assert post.status_code == 404
 
 
-@pytest.mark.xfail(reason="payerkb/web/pages.py and check.py still pick the first database served; "
-                          "they switch to guard.served_database (issue 18)", strict=False)
 @pytest.mark.asyncio
 async def test_payerkb_database_found_by_its_tables_under_any_name(other_db, built_db, tmp_path):
     import shutil
@@ -285,7 +283,7 @@ async def test_payerkb_database_found_by_its_tables_under_any_name(other_db, bui
     home = await ds.client.get("/-/home.json")
     assert home.status_code == 200 and home.json()["database_path"] == "/knowledge"
     assert (await ds.client.get("/-/payers/medicare-palmetto-jj.json")).status_code == 200
-    assert (await ds.client.get("/-/check.json?payer_id=medicare-palmetto-jj&hcpcs=J3590")).status_code == 200
+    assert (await ds.client.get("/-/check.json?payer_id=medicare-palmetto-jj&date_of_service=2026-01-15&hcpcs=J3590&units=1")).status_code == 200
     told_kb = make([renamed, other_db], dict(BASE_METADATA, plugins={"payerkb": {"database": "knowledge"}}))
     r = await told_kb.client.get("/-/home.json")
     assert r.status_code == 200 and r.json()["database_path"] == "/knowledge"

@@ -21,6 +21,7 @@ from datasette.utils.asgi import Response
 from payerkb import x12
 from payerkb.check import check_claim
 from payerkb.claim import DRUG_KINDS, FIELDS, SETTINGS, ClaimInputError
+from payerkb.web.guard import served_database
 from payerkb.web.public import public_base
 from payerkb.x12_check import check_837
 
@@ -34,8 +35,11 @@ EXAMPLE = {
 
 
 def _database(datasette):
-    dbs = [db for name, db in datasette.databases.items() if name != "_internal"]
-    return datasette.databases.get("payerkb") or (dbs[0] if dbs else None)
+    """The payerkb database payerkb/web/guard.py found for this request, else None."""
+    try:
+        return served_database(datasette)
+    except LookupError:
+        return None
 
 
 def _params(pairs) -> dict:

@@ -14,6 +14,7 @@ from datasette.utils.asgi import Response
 
 from db.schema import PAYER_TYPES, US_STATES
 from payerkb import queries
+from payerkb.web.guard import served_database
 from payerkb.web.pages_feed import atom_feed
 from payerkb.web.public import public_base
 from payerkb.web.pages_labels import CHANGE_KIND_LABELS, REQUIREMENT_LABELS, TEMPLATE_HELPERS
@@ -30,13 +31,8 @@ class NotFound(Exception):
 
 
 def kb_database(datasette):
-    """The payerkb database: the one named payerkb, else the first one served."""
-    if DATABASE in datasette.databases:
-        return datasette.get_database(DATABASE)
-    for name, db in datasette.databases.items():
-        if not name.startswith("_"):
-            return db
-    raise LookupError("no database is being served")
+    """The payerkb database, as payerkb/web/guard.py found it before the view ran (LookupError if none)."""
+    return served_database(datasette)
 
 
 async def _query(datasette, fn, *args, **kwargs):
