@@ -15,6 +15,7 @@ from datasette.utils.asgi import Response
 from db.schema import PAYER_TYPES, US_STATES
 from payerkb import queries
 from payerkb.web.guard import served_database
+from payerkb.web import answer as claim_answer
 from payerkb.web.pages_feed import atom_feed
 from payerkb.web.public import public_base
 from payerkb.web.pages_labels import CHANGE_KIND_LABELS, REQUIREMENT_LABELS, TEMPLATE_HELPERS
@@ -135,6 +136,10 @@ async def payer(request, datasette, fmt):
     if data is None:
         raise NotFound(f"No payer with id {payer_id!r}. The payers page lists every payer.")
     data["database_path"] = datasette.urls.database(kb_database(datasette).name)
+    try:  # the claim-context answer (issue 13, payerkb/answer.py) when code, date, setting or drug is given
+        data["answer"] = await claim_answer.for_payer_page(datasette, request, payer_id, kb_database(datasette))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     return _json(data) if fmt == ".json" else await _html(datasette, request, "payer.html", data)
 
 
