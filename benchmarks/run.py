@@ -125,7 +125,7 @@ def run(sizes: list[int], workdir: Path, loadtest_seconds: float, loadtest_clien
     other_rows, seen = [], set()
     for label, _, db_path in kbs[1:]:
         for module, what in (("bench_search", "search"), ("bench_check", "claim check"),
-                             ("bench_x12", "837 file check")):
+                             ("bench_x12", "837 file check"), ("bench_startup", "command line")):
             _log(f"{what} on {label}")
             for name, value in other_measure(module, db_path):
                 if (what, name, value) not in seen:  # rows about a fixed database repeat at each size

@@ -2,36 +2,48 @@
 
 Each feature keeps its own module under payerkb/web/ exposing ROUTES, a list of
 (regex, view) pairs; this module hands them all to Datasette.
+
+Importing the `payerkb` package imports this module (the package is the plugin entry point), so
+it imports nothing heavy itself: the web modules (and with them Datasette, Whoosh and numpy) load
+when Datasette first calls a hook, not when `payerkb --help` or `payerkb validate` starts.
 """
 import sqlite3
 
-from datasette import hookimpl
+import pluggy
 
-from payerkb.web import FEATURE_MODULES
-from payerkb.web import guard, security
+hookimpl = pluggy.HookimplMarker("datasette")  # datasette.hookimpl, without importing Datasette
+
+
+def _web():
+    from payerkb import web
+    from payerkb.web import guard, security
+
+    return web.FEATURE_MODULES, guard, security
 
 
 @hookimpl
 def register_routes():
     """Every feature's routes, each behind payerkb/web/guard.py: the payerkb database must be served
     and the visitor must be allowed to see every table the route shows (else Datasette's 404/403)."""
+    modules, guard, _ = _web()
     routes = []
-    for module in FEATURE_MODULES:
+    for module in modules:
         routes.extend((regex, guard.guarded(regex, view)) for regex, view in getattr(module, "ROUTES", []))
     return routes
 
 
 @hookimpl
 def extra_template_vars(datasette):
+    modules, _, _ = _web()
     return {"payerkb_links": [
-        (label, path) for module in FEATURE_MODULES for label, path in getattr(module, "NAV_LINKS", [])
+        (label, path) for module in modules for label, path in getattr(module, "NAV_LINKS", [])
     ]}
 
 
 @hookimpl
 def asgi_wrapper(datasette):
     """Safe headers (Content-Security-Policy ...) and no 500 on a POST (payerkb/web/security.py)."""
-    return security.middleware(datasette)
+    return _web()[2].middleware(datasette)
 
 
 # Scripts and stylesheets other plugins add to Datasette's pages are theirs, so the
@@ -40,19 +52,19 @@ def asgi_wrapper(datasette):
 @hookimpl(wrapper=True)
 def extra_body_script(request):
     results = yield
-    return [security.record_body_script(request, r) for r in results or []]
+    return [_web()[2].record_body_script(request, r) for r in results or []]
 
 
 @hookimpl(wrapper=True)
 def extra_js_urls(request):
     results = yield
-    return [security.record_asset_urls(request, r, "scripts_src") for r in results or []]
+    return [_web()[2].record_asset_urls(request, r, "scripts_src") for r in results or []]
 
 
 @hookimpl(wrapper=True)
 def extra_css_urls(request):
     results = yield
-    return [security.record_asset_urls(request, r, "styles_src") for r in results or []]
+    return [_web()[2].record_asset_urls(request, r, "styles_src") for r in results or []]
 
 
 @hookimpl
@@ -71,7 +83,7 @@ MAX_SQL_BYTES = 100 * 1024
 
 @hookimpl
 def prepare_connection(conn, database, datasette):
-    if not guard.is_payerkb_connection(conn, database, datasette):
+    if not _web()[1].is_payerkb_connection(conn, database, datasette):
         return
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
