@@ -49,3 +49,22 @@ def test_at_least_200_drug_rules_from_at_least_8_organisations(built_db):
     assert conn.execute("select count(*) from drug_rules where effective_from is null").fetchone()[0] == 0
     assert conn.execute("select count(*) from drug_rules d where not exists "
                         "(select 1 from drug_rule_sources s where s.drug_rule_id = d.id)").fetchone()[0] == 0
+
+
+def test_the_readme_counts_match_the_build(built_db):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    conn = sqlite3.connect(built_db)
+    count = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+    assert f"It covers {count('select count(*) from payers')} payers today" in readme
+    assert f"{count('select count(*) from drug_rules')} drug-level rules" in readme
+    assert f"for {count('select count(*) from drugs')} drugs" in readme
+    by_type = dict(conn.execute("select payer_type, count(*) from payers group by 1").fetchall())
+    for words, payer_type in (("Blue Cross Blue Shield plans", "bcbs"), ("Medicaid managed-care plans", "medicaid_mco"),
+                              ("state Medicaid programs", "medicaid_ffs")):
+        assert re.search(rf"\b{by_type[payer_type]} {words}", readme), words
+    line = re.search(r"built db/payerkb.db: (\d+) payers, (\d+) rules, (\d+) sources", readme)
+    assert line and tuple(map(int, line.groups())) == (
+        count("select count(*) from payers"), count("select count(*) from rules"), count("select count(*) from sources"))
