@@ -240,7 +240,7 @@ class IndexFiles:
     def built_from(self, db_path: Path) -> bool:
         """False when the database at db_path is of another build than this index."""
         if self.meta.get("build_id"):
-            return read_build_id(db_path) == self.meta["build_id"]
+            return _current_build_id(Path(db_path)) == self.meta["build_id"]  # remembered per file
         return _db_identity(db_path) == (self.meta.get("db_size"), self.meta.get("db_mtime_ns"))
 
     # words --------------------------------------------------------------------------------
