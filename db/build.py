@@ -17,6 +17,7 @@ import sqlite_utils
 
 from db import drug_tables, matrix, schema
 from db.as_of import as_of
+from db.leftovers import owner_running
 from db.validate import Policies, Problem, effective_rules, load_policies
 
 TOPIC_COLUMNS = schema.TOPICS
@@ -300,7 +301,7 @@ def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     for leftover in out.parent.glob(f"{out.name}.tmp-*"):
-        if not _build_running(leftover):
+        if not owner_running(leftover):
             leftover.unlink(missing_ok=True)  # left by a build that was killed half-way
     try:
         db = sqlite_utils.Database(tmp)
@@ -345,20 +346,6 @@ def build(policies: Path | str = "policies", out: Path | str = "db/payerkb.db", 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _build_running(tmp: Path) -> bool:
-    """Whether the build that owns this temporary file (its pid is in the name) still runs."""
-    pid = tmp.name.rsplit("-", 1)[-1]
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def default_steps() -> tuple[list, list]:

@@ -33,6 +33,7 @@ from whoosh.codec import whoosh3 as w3
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 
+from db.leftovers import owner_running
 from db.search_documents import MARK_CLOSE, MARK_OPEN, documents
 
 META_FILE = "payerkb-index.json"
@@ -121,7 +122,7 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
     final = index_path(serves or db_path, build_id)
     final.parent.mkdir(parents=True, exist_ok=True)
     for leftover in final.parent.glob("*.tmp-*"):
-        if not _owner_running(leftover):
+        if not owner_running(leftover):
             shutil.rmtree(leftover, ignore_errors=True)  # left by a build that was killed half-way
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     started = time.perf_counter()
@@ -163,20 +164,6 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
     return final
 
 
-def _owner_running(tmp: Path) -> bool:
-    """Whether the build whose pid ends this temporary name still runs (its files are not leftovers)."""
-    pid = tmp.name.rsplit("-", 1)[-1]
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def prune_indexes(db_path: Path | str, keep: set[str]) -> None:
     """Remove the index folders of builds other than `keep`, and leftovers of killed builds."""
     root = index_root(db_path)
@@ -184,7 +171,7 @@ def prune_indexes(db_path: Path | str, keep: set[str]) -> None:
         return
     for child in root.iterdir():
         if ".tmp-" in child.name:
-            if not _owner_running(child):
+            if not owner_running(child):
                 shutil.rmtree(child, ignore_errors=True)
         elif child.is_dir() and child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+from kb_queries import canned as _canned, rows as _rows
 
 # state slug -> postal code; each plan is its own payer anthem-<slug>
 ANTHEM = {
@@ -18,24 +18,8 @@ OURS = {f"anthem-{slug}" for slug in ANTHEM}
 WITH_PA_LISTS = ["connecticut", "georgia", "indiana", "kentucky", "maine", "missouri", "new-hampshire", "new-york", "ohio", "virginia", "wisconsin"]
 
 
-def _rows(db: Path, sql: str, *params) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
 def _sources(db: Path, rule_id: str) -> list[dict]:
     return _rows(db, "select s.* from rule_sources rs join sources s on s.id = rs.source_id where rs.rule_id = ?", rule_id)
-
-
-async def _canned(ds, name: str, **params) -> list[dict]:
-    qs = "&".join(f"{k}={v}" for k, v in params.items())
-    r = await ds.client.get(f"/payerkb/{name}.json?_shape=array&{qs}")
-    assert r.status_code == 200, r.text[:300]
-    return r.json()
 
 
 def test_every_anthem_state_is_its_own_bcbs_payer(built_db):

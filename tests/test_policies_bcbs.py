@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import POLICIES
+from kb_queries import canned as _canned, rows as _rows, rule as _rule, urls as _urls
 
 BCBS_FILES = [
     POLICIES / "payers" / f"{p}.yml"
@@ -24,32 +24,6 @@ BCBS_FILES = [
         "capital-blue-cross", "arkansas-blue-cross", "blue-shield-ca", "bcbs-kansas",
     ))
 ]
-
-
-def _rows(db: Path, sql: str, *params) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
-def _rule(db: Path, rule_id: str) -> dict:
-    rows = _rows(db, "select * from rules where id = ?", rule_id)
-    assert rows, f"no rule {rule_id}"
-    return rows[0]
-
-
-def _urls(db: Path, rule_id: str) -> set[str]:
-    return {r["url"] for r in _rows(db, "select url from rule_citations where rule_id = ?", rule_id)}
-
-
-async def _canned(ds, name: str, **params) -> list[dict]:
-    qs = "&".join(f"{k}={v}" for k, v in params.items())
-    r = await ds.client.get(f"/payerkb/{name}.json?_shape=array&{qs}")
-    assert r.status_code == 200, r.text[:300]
-    return r.json()
 
 
 def test_new_bcbs_plans_are_payers_of_type_bcbs(built_db):

@@ -4,37 +4,17 @@ database; drug rules, which the build does not load yet, through db.validate.loa
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from conftest import POLICIES
-
-
-def _rows(db: Path, sql: str, *params) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
-async def _canned(ds, name: str, **params) -> list[dict]:
-    qs = "&".join(f"{k}={v}" for k, v in params.items())
-    r = await ds.client.get(f"/payerkb/{name}.json?_shape=array&{qs}")
-    assert r.status_code == 200, r.text[:300]
-    return r.json()
+from kb_queries import canned as _canned, rows as _rows, urls as _urls
 
 
 def _rule(db: Path, payer: str, key: str) -> dict:
     [row] = _rows(db, "select * from rules where payer_id = ? and rule_key = ?", payer, key)
     return row
-
-
-def _urls(db: Path, rule_id: str) -> set[str]:
-    return {r["url"] for r in _rows(db, "select url from rule_citations where rule_id = ?", rule_id)}
 
 
 def _drug_rules(payer: str) -> dict:

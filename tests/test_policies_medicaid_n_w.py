@@ -3,32 +3,12 @@ meets them: payer rules through the built database, drug rules through the valid
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from conftest import POLICIES
-
-
-def _rows(db: Path, sql: str, *params) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
-def _rule(db: Path, rule_id: str) -> dict:
-    rows = _rows(db, "select * from rules where id = ?", rule_id)
-    assert rows, f"no rule {rule_id}"
-    return rows[0]
-
-
-def _urls(db: Path, rule_id: str) -> set[str]:
-    return {r["url"] for r in _rows(
-        db, "select s.url from rule_sources rs join sources s on s.id = rs.source_id where rs.rule_id = ?", rule_id)}
+from kb_queries import rows as _rows, rule as _rule, urls as _urls
 
 
 @pytest.fixture(scope="module")

@@ -5,32 +5,16 @@ through db.validate.load_policies."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from conftest import POLICIES
+from kb_queries import canned as _canned, rows as _rows
 
 POINT32 = ["harvard-pilgrim", "harvard-pilgrim-stride", "tufts-health-plan", "tufts-medicare-preferred", "carepartners-ct"]
 OURS = POINT32 + ["dol-owcp", "aetna", "cigna"]
 NOC = {"C9399", "J3490", "J3590", "J3591", "J9999", "J7599", "J7699", "J7799", "J7999", "J8499", "J8999"}
-
-
-def _rows(db: Path, sql: str, *params) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
-async def _canned(ds, name: str, **params) -> list[dict]:
-    qs = "&".join(f"{k}={v}" for k, v in params.items())
-    r = await ds.client.get(f"/payerkb/{name}.json?_shape=array&{qs}")
-    assert r.status_code == 200, r.text[:300]
-    return r.json()
 
 
 @pytest.fixture(scope="module")

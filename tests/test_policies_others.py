@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import POLICIES
+from kb_queries import canned as _canned, rows as _rows
 
 MEDICAID_STATES = ["TX", "NY", "NC", "WA", "WV", "IN", "IL", "MO", "OR", "AL", "CA", "MA", "MI", "SC", "AR"]
 # The payer files and groups written for this part of policies/ (everything but Medicare FFS).
@@ -18,22 +18,6 @@ OWN_FILES = sorted(
     [p for p in (POLICIES / "payers").glob("*.yml") if not p.name.startswith("medicare-")]
     + [POLICIES / "groups" / "unitedhealthcare-ndc.yml", POLICIES / "groups" / "priority-health.yml"]
 )
-
-
-def _rows(db: Path, sql: str, *params) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
-async def _canned(ds, name: str, **params) -> list[dict]:
-    qs = "&".join(f"{k}={v}" for k, v in params.items())
-    r = await ds.client.get(f"/payerkb/{name}.json?_shape=array&{qs}")
-    assert r.status_code == 200, r.text[:300]
-    return r.json()
 
 
 def test_medicaid_programs_plans_and_tricare_are_all_there(built_db):

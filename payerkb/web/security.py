@@ -95,35 +95,20 @@ def headers(csp: str | None = None) -> tuple[tuple[bytes, bytes], ...]:
     ))
 
 
-async def _read_only_query(ds, path: str) -> bool:
-    """Is path (/<database>/<query>[.json]) a canned query that does not write?"""
-    parts = path.strip("/").split("/")
-    if len(parts) != 2:
-        return False
-    database, query = (tilde_decode(p) for p in parts)
-    if database not in ds.databases:
-        return False
-    queries = await ds.get_canned_queries(database, None)
-    found = queries.get(query) or queries.get(query.removesuffix(".json"))
-    return bool(found) and not found.get("write")
-
-
 POST_PATHS = {"/-/check", "/-/check.json", "/-/logout", "/-/permissions"}
 CORS = (b"access-control-allow-origin", b"*")
 
 
-async def _post_allowed(ds, path: str) -> bool:
-    if path in POST_PATHS:
-        return True
+async def _canned_query(ds, path: str) -> dict | None:
+    """The canned query at path (/<database>/<query>[.json]), if there is one."""
     parts = path.strip("/").split("/")
     if len(parts) != 2:
-        return False
+        return None
     database, query = (tilde_decode(p) for p in parts)
     if database not in ds.databases:
-        return False
+        return None
     queries = await ds.get_canned_queries(database, None)
-    found = queries.get(query) or queries.get(query.removesuffix(".json"))
-    return bool(found) and bool(found.get("write"))
+    return queries.get(query) or queries.get(query.removesuffix(".json"))
 
 
 async def _refuse(send, message: str, allow: bytes = b"GET, HEAD") -> None:
@@ -231,8 +216,9 @@ def middleware(ds):
                     name.lower() == b"access-control-request-method" for name, _ in scope.get("headers") or []):
                 return await _preflight(send, path)
             if method not in ("GET", "HEAD", "OPTIONS") and not theirs:
-                if method != "POST" or not await _post_allowed(ds, path):
-                    if method == "POST" and await _read_only_query(ds, path):
+                query = await _canned_query(ds, path) if method == "POST" and path not in POST_PATHS else None
+                if method != "POST" or (path not in POST_PATHS and not (query and query.get("write"))):
+                    if query is not None:
                         return await _refuse(send, "this query only reads: use GET with its parameters in the URL")
                     allow = b"GET, HEAD, POST" if path in POST_PATHS else b"GET, HEAD"
                     return await _refuse(send, f"{method} is not answered here", allow)

@@ -18,8 +18,8 @@ from bs4 import Tag
 from scrapers.extract import NOC_CODES
 from scrapers.fetch import Fetched
 from scrapers.html import ParseError, clean, parse_date, soup
-from scrapers.registry import Page, ScrapeResult, SourceSpec
-from scrapers.sources._mac import slug
+from scrapers.registry import ScrapeResult, SourceSpec
+from scrapers.sources._mac import page_source, slug
 
 HCPCS = re.compile(r"\b[A-V]\d{4}\b")
 TOPIC_HEADINGS = (
@@ -149,30 +149,13 @@ def read_notice(html: str | bytes, url: str, *, containers: tuple[str, ...], dat
     return notice
 
 
-def source_record(spec: SourceSpec, page: Page, got: Fetched, notice: Notice) -> dict:
-    source = {
-        "id": slug(f"scraped-{spec.name}-{page.key}"),
-        "url": page.url,
-        "title": (notice.title or page.title)[:300],
-        "publisher": spec.publisher,
-    }
-    if notice.doc_date:
-        source["doc_date"] = notice.doc_date
-    else:
-        source["undated"] = True
-    source.update({"retrieved": got.retrieved, "kind": "official", "sha256": got.sha256})
-    if got.fixture:
-        source["note"] = FIXTURE_NOTE
-    return source
-
-
 def collect(spec: SourceSpec, fetched: list[Fetched], read, reviewer) -> ScrapeResult:
     """Candidates from every page: `read(html, url)` gives a Notice, `reviewer(notice, row)` who reviews."""
     result = ScrapeResult()
     drugs: dict[str, dict] = {}
     for page, got in zip(spec.pages, fetched):
         notice = read(got.text, got.url)
-        source = source_record(spec, page, got, notice)
+        source = page_source(spec, page, got, notice.title, notice.doc_date, FIXTURE_NOTE)
         result.drug_sources.append(source)
         kept = 0
         for row in notice.rows:

@@ -68,24 +68,31 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-")
 
 
+def page_source(spec: SourceSpec, page, got: Fetched, title: str | None, doc_date: str | None,
+                fixture_note: str) -> dict:
+    """The source record of one fetched page (dated, or undated when the page shows no date)."""
+    source = {
+        "id": slug(f"scraped-{spec.name}-{page.key}"),
+        "url": page.url,
+        "title": (title or page.title)[:300],
+        "publisher": spec.publisher,
+    }
+    if doc_date:
+        source["doc_date"] = doc_date
+    else:
+        source["undated"] = True
+    source.update({"retrieved": got.retrieved, "kind": "official", "sha256": got.sha256})
+    if got.fixture:
+        source["note"] = fixture_note
+    return source
+
+
 def parse(spec: SourceSpec, fetched: list[Fetched], read) -> ScrapeResult:
     result = ScrapeResult()
     for page, got in zip(spec.pages, fetched):
         content = read(got.text, got.url)
-        source_id = slug(f"scraped-{spec.name}-{page.key}")
-        source = {
-            "id": source_id,
-            "url": page.url,
-            "title": (content.title or page.title)[:300],
-            "publisher": spec.publisher,
-        }
-        if content.doc_date:
-            source["doc_date"] = content.doc_date
-        else:
-            source["undated"] = True
-        source.update({"retrieved": got.retrieved, "kind": "official", "sha256": got.sha256})
-        if got.fixture:
-            source["note"] = FIXTURE_NOTE
+        source = page_source(spec, page, got, content.title, content.doc_date, FIXTURE_NOTE)
+        source_id = source["id"]
         result.sources.append(source)
         facts = extract(content.sections, noc_codes=NOC_CODES, default_setting=page.setting,
                         denial_codes=DENIAL_CODES)
