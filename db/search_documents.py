@@ -203,7 +203,8 @@ def _drug_rule_documents(conn, cited: dict[str, list[str]], vocabulary: set[str]
     if not conn.execute("select 1 from sqlite_master where name = 'drug_rules'").fetchone():
         return
     for r in conn.execute(
-        "select d.*, g.brand_name, g.generic_name, g.aliases as drug_aliases, p.name as p_name, p.parent_org, "
+        "select d.*, g.brand_name, g.generic_name, g.aliases as drug_aliases, g.ndcs as drug_ndcs, "
+        "p.name as p_name, p.parent_org, "
         "p.payer_type, p.states as p_states, p.jurisdiction, p.aliases "
         "from drug_rules d join drugs g on g.id = d.drug_id join payers p on p.id = d.payer_id "
         "order by d.payer_id, d.topic, d.id"
@@ -231,7 +232,9 @@ def _drug_rule_documents(conn, cited: dict[str, list[str]], vocabulary: set[str]
                 rule["criteria_id"] or "", rule["program"] or "", rule["reviewer"] or "",
                 rule["billing_unit"] or "") if p),
             "drug": " ".join([rule["brand_name"], rule["generic_name"] or "",
-                              " ".join(_json_list(rule["drug_aliases"])), rule["drug_id"].replace("-", " ")]),
+                              " ".join(_json_list(rule["drug_aliases"])), rule["drug_id"].replace("-", " "),
+                              # the drug's NDCs as printed (5-4-2) and as claims carry them (11 digits)
+                              " ".join(f"{n} {n.replace('-', '')}" for n in _json_list(rule["drug_ndcs"]))]),
             "sources": " ".join(cited.get(rule["id"], [])),
             "note": rule["note"] or "",
             "payer_type": rule["payer_type"],

@@ -219,3 +219,15 @@ def drug_page(conn, drug_id: str, today: dt.date | None = None) -> dict | None:
         payers[-1]["rules"].append(r)
     return {"drug": drug, "history": _history(drug, rules), "payers": payers,
             "payer_count": len(payers), "rule_count": len(rules)}
+
+
+def drug_for_ndc(conn, text: str) -> str | None:
+    """The id of the drug whose file names this NDC (any form payerkb.ndc reads), else None."""
+    from payerkb.ndc import NdcError, normalize
+
+    try:
+        ndc11 = normalize(text).ndc_11
+    except NdcError:
+        return None
+    row = conn.execute("select drug_id from drug_ndcs where ndc11 = ? order by drug_id limit 1", [ndc11]).fetchone()
+    return row[0] if row else None

@@ -218,3 +218,15 @@ async def test_real_drug_pages(ds):
     payer = (await ds.client.get("/-/payers/anthem-georgia.json?date=2023-10-31")).json()
     assert "qalsody" not in {r["drug_id"] for r in payer["drug_rules"]["prior_auth"]}
     assert (await ds.client.get("/-/payers/anthem-georgia")).status_code == 200
+
+
+async def test_a_drug_page_is_found_by_ndc(ds, built_db):
+    import sqlite3
+
+    ndc, drug = sqlite3.connect(built_db).execute(
+        "select ndc, drug_id from drug_ndcs order by drug_id, ndc limit 1").fetchone()
+    for text, fmt in ((ndc, ""), (ndc.replace("-", ""), ".json")):
+        r = await ds.client.get(f"/-/drugs/{text}{fmt}")
+        assert r.status_code == 302 and r.headers["location"] == f"/-/drugs/{drug}{fmt}", text
+    missing = await ds.client.get("/-/drugs/99999-9999-99")
+    assert missing.status_code == 404 and "id or NDC" in missing.text

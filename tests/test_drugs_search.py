@@ -85,3 +85,15 @@ def test_real_which_drugs_need_pa_on_j3590_in_georgia(built_db):
     assert len(drug_hits) >= 5
     assert all(h["payer_id"] == "anthem-georgia" and h["topic"] == "prior_auth" and "J3590" in h["codes"]
                for h in drug_hits[:5])
+
+
+def test_real_drug_rule_found_by_its_ndc(built_db):
+    """An NDC a Medicaid bulletin names finds that drug's rules, typed as 11 digits or 5-4-2."""
+    import sqlite3
+
+    ndc, drug = sqlite3.connect(built_db).execute(
+        "select n.ndc, n.drug_id from drug_ndcs n join drug_rules r on r.drug_id = n.drug_id "
+        "order by n.drug_id, n.ndc limit 1").fetchone()
+    for text in (ndc.replace("-", ""), ndc):
+        hits = search(text, built_db, limit=5)["hits"]
+        assert hits and hits[0].get("drug_id") == drug, (text, hits[:1])
