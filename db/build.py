@@ -17,18 +17,11 @@ import sqlite_utils
 
 from db import drug_tables, matrix, schema
 from db.as_of import as_of
+from db.errors import BuildError  # noqa: F401 - defined in db/errors.py; callers may still catch db.build.BuildError
 from db.leftovers import owner_running
-from db.validate import Policies, Problem, effective_rules, load_policies
+from db.validate import Policies, effective_rules, load_policies
 
 TOPIC_COLUMNS = schema.TOPICS
-
-
-class BuildError(Exception):
-    """The build stopped; the previous database is untouched."""
-
-    def __init__(self, message: str, problems: list[Problem] | None = None):
-        super().__init__(message)
-        self.problems = problems or []
 
 
 @dataclass
@@ -260,13 +253,8 @@ def _indexes_and_fts(db: sqlite_utils.Database) -> None:
 
 
 def _views(db: sqlite_utils.Database) -> None:
-    # one cell per topic, decided as the /-/matrix page decides it (db/matrix.py)
-    topic_cols = ",\n  ".join(f"{matrix.cell_sql(t)} as {t}" for t in TOPIC_COLUMNS)
-    db.create_view("payer_matrix", f"""
-select p.id as payer_id, p.name as payer_name, p.payer_type, p.states, p.jurisdiction,
-  {topic_cols},
-  {matrix.drug_list_sql()} as prior_auth_drugs
-from payers p order by p.payer_type, p.name""", replace=True)
+    # one cell and footing per topic, decided as the /-/matrix page decides it (db/matrix.py)
+    db.create_view("payer_matrix", matrix.select_sql(TOPIC_COLUMNS), replace=True)
     db.create_view("j3590_rules", """
 select r.id as rule_id, r.payer_id, p.name as payer_name, p.payer_type, p.states, r.topic,
   r.setting, r.requirement, r.summary, r.threshold_usd, r.pricing_basis, r.percent,

@@ -3,7 +3,9 @@
 Kinds of change (newest first is the natural order; the table is written in that order):
 - rule_added / rule_changed / rule_removed: this build's rules against the previous database at
   the build's output path. These carry forward from the previous database's own changes table,
-  so history survives rebuilds; a first build (no previous database) has none.
+  so history survives rebuilds; a first build (no previous database) has none. A changed rule
+  names every field that changed with its old and new value: `fields` holds them as JSON
+  ([{"field", "old", "new"}], lists as lists), `detail` says the same in one line.
 - rule_effective: a rule's effective_from date (from policies/).
 - source_dated: the date a source shows (sources.doc_date).
 - page_changed: a scraper fetched a page whose content differs from the last fetch (fetches.changed).
@@ -20,18 +22,22 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db.build import BuildError
+from db.errors import BuildError
 
 CARRIED = ("rule_added", "rule_changed", "rule_removed")
 KINDS = CARRIED + ("rule_effective", "source_dated", "page_changed")
 COLUMNS = {"id": str, "changed_at": str, "kind": str, "payer_id": str, "rule_id": str,
-           "source_id": str, "url": str, "title": str, "detail": str}
-# The rule columns whose change is worth telling people about (file and line moves are not).
+           "source_id": str, "url": str, "title": str, "detail": str, "fields": str}
+# The rule columns whose change is worth telling people about (file and line moves are not), and
+# `sources`: the ids of the sources the rule cites (rule_sources).
 COMPARED = ("topic", "setting", "requirement", "summary", "codes", "threshold_usd", "pricing_basis",
             "percent", "claim_field", "max_chars", "unit_rule", "modifiers", "ndc_unit_qualifiers",
             "ndc_format", "narrative_elements", "narrative_rejects", "invoice_max_age_days",
             "submission_channel", "denial_codes", "exceptions", "effective_from", "effective_to", "as_of", "status",
-            "source_count")
+            "sources")
+# Columns stored as JSON lists: compared, and told, as lists.
+LIST_FIELDS = ("codes", "claim_field", "modifiers", "ndc_unit_qualifiers", "narrative_elements",
+               "narrative_rejects", "denial_codes", "exceptions", "sources")
 
 
 def change_id(row: dict) -> str:
@@ -41,6 +47,20 @@ def change_id(row: dict) -> str:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _rule_sources(conn) -> dict[str, list[str]]:
+    """Each rule's source ids, sorted (as a JSON list, the way the rule columns keep lists)."""
+    cited: dict[str, list[str]] = {}
+    for rule_id, source_id in conn.execute("select rule_id, source_id from rule_sources order by rule_id, source_id"):
+        cited.setdefault(rule_id, []).append(source_id)
+    return cited
+
+
+def _with_sources(rules: dict[str, dict], cited: dict[str, list[str]]) -> dict[str, dict]:
+    for rid, rule in rules.items():
+        rule["sources"] = json.dumps(cited.get(rid, [])) if rid in cited else None
+    return rules
 
 
 def _previous(out_path: Path) -> tuple[dict[str, dict], list[dict]] | None:
@@ -56,6 +76,8 @@ def _previous(out_path: Path) -> tuple[dict[str, dict], list[dict]] | None:
             if "rules" not in tables:
                 return None
             rules = {r["id"]: dict(r) for r in conn.execute("select * from rules where origin != 'gap'")}
+            if "rule_sources" in tables:
+                _with_sources(rules, _rule_sources(conn))
             carried = []
             if "changes" in tables:
                 carried = [dict(r) for r in conn.execute(
@@ -72,22 +94,48 @@ def _previous(out_path: Path) -> tuple[dict[str, dict], list[dict]] | None:
     return rules, carried
 
 
+def _value(col: str, raw):
+    """A compared value as people read it: JSON list columns as lists, the rest as stored."""
+    if col in LIST_FIELDS and isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return raw
+        return value if isinstance(value, list) else raw
+    return raw
+
+
 def _fmt(value) -> str:
-    if value is None:
+    if value is None or value == []:
         return "(none)"
-    text = str(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    text = ", ".join(map(str, value)) if isinstance(value, list) else " ".join(str(value).split())
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _rule_diff(before: dict, after: dict) -> str:
-    parts = []
+def _field_line(change: dict) -> str:
+    old, new = change["old"], change["new"]
+    if isinstance(old, list) and isinstance(new, list) and old and new:
+        added = [v for v in new if v not in old]
+        gone = [v for v in old if v not in new]
+        if added or gone:
+            parts = ([f"added {_fmt(added)}"] if added else []) + ([f"removed {_fmt(gone)}"] if gone else [])
+            return f"{change['field']}: {'; '.join(parts)}"
+    return f"{change['field']}: {_fmt(old)} -> {_fmt(new)}"
+
+
+def field_changes(before: dict, after: dict) -> list[dict]:
+    """Every compared field whose value differs, with its old and new value."""
+    changed = []
     for col in COMPARED:
-        if before.get(col) != after.get(col):
-            if col == "summary":
-                parts.append("summary reworded")
-            else:
-                parts.append(f"{col}: {_fmt(before.get(col))} -> {_fmt(after.get(col))}")
-    return "; ".join(parts)
+        old, new = _value(col, before.get(col)), _value(col, after.get(col))
+        if old != new and not (old in (None, []) and new in (None, [])):
+            changed.append({"field": col, "old": old, "new": new})
+    return changed
+
+
+def describe(fields: list[dict]) -> str:
+    """The one-line `detail` of a changed rule: each field, old -> new (lists: what was added, removed)."""
+    return "; ".join(_field_line(f) for f in fields)
 
 
 def _rule_title(rule: dict, verb: str) -> str:
@@ -102,11 +150,11 @@ def _diff_rows(old: dict[str, dict], new: dict[str, dict], when: str, url_of) ->
                          "rule_id": rid, "url": url_of(rid), "title": _rule_title(rule, "added"),
                          "detail": rule["summary"]})
         else:
-            detail = _rule_diff(old[rid], rule)
-            if detail:
+            fields = field_changes(old[rid], rule)
+            if fields:
                 rows.append({"changed_at": when, "kind": "rule_changed", "payer_id": rule["payer_id"],
                              "rule_id": rid, "url": url_of(rid), "title": _rule_title(rule, "changed"),
-                             "detail": detail})
+                             "detail": describe(fields), "fields": json.dumps(fields)})
     for rid, rule in old.items():
         if rid not in new:
             rows.append({"changed_at": when, "kind": "rule_removed", "payer_id": rule["payer_id"],
@@ -122,7 +170,8 @@ def record_changes(db: sqlite_utils.Database, kb, out_path) -> None:
     first_url = {r["rule_id"]: r["url"] for r in db.query(
         "select rs.rule_id, min(s.url) as url from rule_sources rs join sources s on s.id = rs.source_id "
         "group by rs.rule_id")}
-    new_rules = {r["id"]: r for r in db.query("select * from rules where origin != 'gap'")}
+    new_rules = _with_sources({r["id"]: r for r in db.query("select * from rules where origin != 'gap'")},
+                              _rule_sources(db.conn))
     previous = _previous(out_path)
     if previous is not None:
         old_rules, carried = previous

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db.build import BuildError
+from db.errors import BuildError
 from scrapers.cms.kinds import KINDS
 from scrapers.cms.store import ManifestError, load_manifest, load_rows
 

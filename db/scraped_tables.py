@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 import sqlite_utils
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from db.build import BuildError
+from db.errors import BuildError
 from db.schema import HcpcsCode, HttpUrl, IsoDate
 from db.validate import Problem, display_path
 from db.yamlload import PolicyYAMLError, line_of, load_yaml

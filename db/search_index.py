@@ -4,7 +4,7 @@ This is the only module that imports whoosh (Whoosh-Reloaded). `build_search_ind
 db/<name>.whoosh/<build id>/ from the rows of a freshly built database (into a temporary folder,
 renamed when complete); `open_index` opens it as an `IndexFiles`, whose accessors hand out plain
 Python and numpy values. What is indexed: db/search_documents.py; how a query is scored:
-db/search_rank.py.
+payerkb/search_rank.py.
 
 Database and index are one unit: every build writes a new build id into the database (table
 payerkb_build) and builds the index for that id into its own folder *before* the database is
@@ -37,25 +37,54 @@ from db.leftovers import owner_running
 from db.search_documents import MARK_CLOSE, MARK_OPEN, documents
 
 META_FILE = "payerkb-index.json"
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 
 STEM = StemmingAnalyzer()
 PLAIN = RegexTokenizer() | LowercaseFilter()
+
+
+class _Remembered:
+    """A field that analyses each distinct value once per build: rules repeat their payer's name,
+    place, topic words and sources, and analysis is most of the time of adding a document.
+    The memo lives outside the field so that the schema Whoosh pickles stays plain."""
+
+    def index(self, value, **kwargs):
+        if kwargs or not isinstance(value, str):
+            return super().index(value, **kwargs)
+        key = (id(self), value)
+        found = _ANALYSED.get(key)
+        if found is None:
+            if len(_ANALYSED) >= MAX_ANALYSED:
+                _ANALYSED.clear()
+            found = _ANALYSED[key] = tuple(super().index(value))
+        return found
+
+
+class RememberedText(_Remembered, TEXT):
+    pass
+
+
+class RememberedKeyword(_Remembered, KEYWORD):
+    pass
+
+
+_ANALYSED: dict[tuple[int, str], tuple] = {}
+MAX_ANALYSED = 200_000
 
 SCHEMA = Schema(
     kind=ID(),  # "rule", or "vocabulary" for the one document that only feeds spelling
     rule_id=ID(stored=True, unique=True),
     payer_id=ID(stored=True, sortable=True),
     payer_name=STORED(),
-    payer=TEXT(analyzer=PLAIN),  # names are typed as written; stemming made "authoriz*" hit "Authority"
-    place=TEXT(analyzer=PLAIN),
-    topic_words=TEXT(analyzer=STEM),
-    codes=KEYWORD(lowercase=True, scorable=True),
-    summary=TEXT(analyzer=STEM, stored=True),
-    details=TEXT(analyzer=STEM),
-    sources=TEXT(analyzer=STEM),
-    note=TEXT(analyzer=STEM),
-    drug=TEXT(analyzer=PLAIN),  # a drug rule's drug: brand, generic name, aliases (as written)
+    payer=RememberedText(analyzer=PLAIN),  # names are typed as written; stemming made "authoriz*" hit "Authority"
+    place=RememberedText(analyzer=PLAIN),
+    topic_words=RememberedText(analyzer=STEM),
+    codes=RememberedKeyword(lowercase=True, scorable=True),
+    summary=RememberedText(analyzer=STEM, stored=True),
+    details=RememberedText(analyzer=STEM),
+    sources=RememberedText(analyzer=STEM),
+    note=RememberedText(analyzer=STEM),
+    drug=RememberedText(analyzer=PLAIN),  # a drug rule's drug: brand, generic name, aliases (as written)
     spell=TEXT(analyzer=PLAIN, phrase=False),
     # filters and facets (exact values)
     payer_type=ID(stored=True, sortable=True),
@@ -113,6 +142,18 @@ def _plain_words(text: str) -> list[str]:
     return [t.text for t in PLAIN(text)]
 
 
+def _new_words_splitter():
+    """_plain_words for the vocabulary, skipping texts already split (rules repeat them)."""
+    seen: set[str] = set()
+
+    def split(text: str) -> list[str]:
+        if text in seen:
+            return []
+        seen.add(text)
+        return _plain_words(text)
+    return split
+
+
 def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) -> Path:
     """Index every rule of the database at db_path into the folder of its build id, beside the
     database path it `serves` (default: db_path itself; the build passes the final path while
@@ -134,7 +175,7 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
         try:
             writer = ix.writer(limitmb=128)
             try:
-                for doc in documents(conn, _plain_words):
+                for doc in documents(conn, _new_words_splitter()):
                     writer.add_document(**doc)
                     rules += doc["kind"] == "rule"
             except BaseException:
@@ -143,6 +184,7 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
             writer.commit()
         finally:
             conn.close()
+            _ANALYSED.clear()
         ix.close()
         stat = db_path.stat()
         (tmp / META_FILE).write_text(json.dumps({
@@ -152,7 +194,7 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
         _swap_in(tmp, final)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        from db.build import BuildError
+        from db.errors import BuildError
 
         raise BuildError(
             f"the search index {final} was not rebuilt ({exc.__class__.__name__}: {exc}); "

@@ -63,7 +63,8 @@ def build(policies_dir: Path, out: Path):
     The new database is written beside the old one and renamed into place only when every step
     succeeded: a failed build leaves the previous database as it was.
     """
-    from db.build import BuildError, build as build_database
+    from db.build import build as build_database
+    from db.errors import BuildError
 
     try:
         result = build_database(policies_dir, out)
@@ -107,7 +108,8 @@ SERVE_SETTINGS = {
 def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
     """Serve the database with Datasette (immutable mode, metadata.yml, the payerkb plugin)."""
     if do_build:
-        from db.build import BuildError, build as build_database
+        from db.build import build as build_database
+        from db.errors import BuildError
 
         try:
             click.echo(build_database(DEFAULT_POLICIES, db).summary())
