@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 
-from payerkb import ndc as ndclib
+import payerkb.ndc as ndclib
 from payerkb.check_kb import CrosswalkRow, Knowledge, connect, knowledge
 from payerkb.claim import DRUG_KINDS, SETTINGS, ClaimInputError
 

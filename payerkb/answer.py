@@ -30,7 +30,7 @@ import sqlite3
 from urllib.parse import urlencode
 
 from db.schema import TOPICS
-from payerkb import ndc as ndclib
+import payerkb.ndc as ndclib
 from payerkb.check_kb import JSON_LISTS, Rule, knowledge
 from payerkb.claim import SETTINGS
 
@@ -315,7 +315,7 @@ def _read_ndc(conn, text: str, date: str) -> tuple:
     a 10-digit NDC without dashes is resolved by the crosswalk); (None, []) for a name."""
     if not NDC_LIKE.fullmatch(text):
         return None, []
-    from payerkb import advisor
+    import payerkb.advisor as advisor
 
     try:
         parsed, rows, _note = advisor.lookup_ndc(knowledge(conn), conn, re.sub(r"^\s*N4\s*", "", text, flags=re.I), date)

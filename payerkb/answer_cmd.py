@@ -11,8 +11,7 @@ import click
 
 from payerkb.answer import answer, format_text
 from payerkb.claim import SETTINGS
-
-DEFAULT_DB = Path("db/payerkb.db")
+from payerkb.settings import DEFAULT_DB
 
 
 @click.command("answer")

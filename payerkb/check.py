@@ -16,8 +16,8 @@ from __future__ import annotations
 import difflib
 import re
 
-from payerkb import advisor
-from payerkb import ndc as ndclib
+import payerkb.advisor as advisor
+import payerkb.ndc as ndclib
 from payerkb.check_drugs import check_drug_rules
 from payerkb.check_kb import Knowledge, Rule, _number, connect, knowledge
 from payerkb.claim import ClaimInputError, ClaimLine, parse_claim
@@ -27,6 +27,8 @@ TOPIC_ORDER = ("coding", "ndc", "narrative", "units", "modifiers", "invoice", "p
                "pricing", "documentation", "submission")
 CHECKED_TOPICS = ("coding", "ndc", "narrative", "units", "modifiers", "invoice", "prior_auth")
 REMINDER_TOPICS = ("pricing", "documentation", "submission")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+TOPIC_RANK = {t: i for i, t in enumerate(TOPIC_ORDER)}
 NDC_UNIT_QUALIFIERS = ("UN", "ML", "GR", "F2", "ME")
 STATUS_NOTES = {
     "conflicting": "sources disagree on this rule",
@@ -65,10 +67,16 @@ def check_claim(line, db) -> dict:
     sqlite_utils.Database or sqlite3 connection)."""
     claim = parse_claim(line)
     conn = connect(db)
-    kb = knowledge(conn)
+    return check_line(claim, knowledge(conn), conn)
+
+
+CHECKS = ()  # filled in below, once the checks are defined
+
+
+def check_line(claim: ClaimLine, kb: Knowledge, conn) -> dict:
+    """check_claim for a parsed line and a loaded knowledge base (an 837 file checks many lines)."""
     ctx = _Line(claim, kb, conn)
-    for check in (_coding, _ndc, _narrative, _units, _modifiers, _invoice, _prior_auth, check_drug_rules,
-                  _reminders, _gaps):
+    for check in CHECKS:
         check(ctx)
     return ctx.result()
 
@@ -77,6 +85,60 @@ def _unknown(field: str, value: str, known, what: str) -> ClaimInputError:
     guess = difflib.get_close_matches(value, list(known), n=3)
     hint = f"; did you mean {', '.join(guess)}?" if guess else ""
     return ClaimInputError(field, f"{field}: unknown {what} {value!r}{hint}")
+
+
+LIVE = ("required", "conditional")
+SCOPES_KEPT = 4096  # (payer, code, setting, date) scopes cached per knowledge base; then it starts over
+NDCS_KEPT = 8192
+
+
+class _Scope:
+    """What the payer, code, setting and date of service of a line decide, worked out once: the
+    rules that apply, by topic, and findings that follow from those alone (`later`, filled by the
+    checks that make them)."""
+
+    __slots__ = ("rules", "by_topic", "live", "later")
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self.by_topic: dict[str, list[Rule]] = {}
+        for rule in rules:
+            self.by_topic.setdefault(rule.topic, []).append(rule)
+        self.live = {topic: [r for r in here if r.origin != "gap" and r.requirement in LIVE]
+                     for topic, here in self.by_topic.items()}
+        self.later: dict = {}
+
+
+def scope(kb: Knowledge, conn, payer_id: str, hcpcs: str, setting: str, dos: str) -> _Scope:
+    key = (payer_id, hcpcs, setting, dos)
+    found = kb.scopes.get(key)
+    if found is None:
+        if len(kb.scopes) >= SCOPES_KEPT:
+            kb.scopes.clear()
+        found = kb.scopes[key] = _Scope([r for r in kb.rules_for(payer_id, conn) if r.applies(hcpcs, setting, dos)])
+    return found
+
+
+def rules_here(kb: Knowledge, conn, payer_id: str, hcpcs: str, setting: str, dos: str) -> list[Rule]:
+    """The payer's rules that apply to a line on this code, setting and date of service."""
+    return scope(kb, conn, payer_id, hcpcs, setting, dos).rules
+
+
+def _lookup_ndc(kb: Knowledge, conn, text: str, dos: str):
+    """advisor.lookup_ndc, remembered per (NDC as written, date); a bad NDC raises NdcError each time."""
+    key = (text, dos)
+    hit = kb.ndc_lookups.get(key)
+    if hit is None:
+        try:
+            hit = advisor.lookup_ndc(kb, conn, text, dos)
+        except ndclib.NdcError as exc:
+            hit = str(exc)
+        if len(kb.ndc_lookups) >= NDCS_KEPT:
+            kb.ndc_lookups.clear()
+        kb.ndc_lookups[key] = hit
+    if isinstance(hit, str):
+        raise ndclib.NdcError(hit)
+    return hit
 
 
 class _Line:
@@ -96,10 +158,9 @@ class _Line:
         if claim.narrative_field and claim.narrative_field not in kb.claim_fields:
             raise _unknown("narrative_field", claim.narrative_field, kb.claim_fields, "claim field")
         self.is_noc = bool(self.code and self.code["is_noc"])
-        self.rules = [r for r in kb.rules_for(self.payer["id"], conn) if r.applies(claim.hcpcs, claim.setting, self.dos)]
-        self.by_topic: dict[str, list[Rule]] = {}
-        for rule in self.rules:
-            self.by_topic.setdefault(rule.topic, []).append(rule)
+        self.scope = scope(kb, conn, self.payer["id"], claim.hcpcs, claim.setting, self.dos)
+        self.rules = self.scope.rules
+        self.by_topic = self.scope.by_topic
         self.findings: list[dict] = []
         self.normalized = {"payer_id": self.payer["id"], "hcpcs": claim.hcpcs, "setting": claim.setting,
                            "date_of_service": self.dos, "ndc_11": None, "ndc_542": None, "narrative": None,
@@ -109,13 +170,26 @@ class _Line:
         self.drug_prior_auth = False  # a drug rule of the payer said whether the drug needs prior authorization
         if claim.ndc:
             try:
-                self.ndc, self.ndc_rows, self.ndc_note = advisor.lookup_ndc(kb, conn, claim.ndc, self.dos)
+                self.ndc, self.ndc_rows, self.ndc_note = _lookup_ndc(kb, conn, claim.ndc, self.dos)
                 self.normalized.update(ndc_11=self.ndc.ndc_11, ndc_542=self.ndc.ndc_542)
             except ndclib.NdcError as exc:
                 self.ndc_error = str(exc)
 
-    def rules_on(self, topic: str, requirements=("required", "conditional")) -> list[Rule]:
+    def rules_on(self, topic: str, requirements=LIVE) -> list[Rule]:
+        if requirements is LIVE:
+            return self.scope.live.get(topic, [])
         return [r for r in self.by_topic.get(topic, []) if r.origin != "gap" and r.requirement in requirements]
+
+    def add_once(self, key, make) -> None:
+        """Add the findings `make(self)` adds, worked out once per scope and `key` (they depend on
+        nothing else) and copied for each line."""
+        made = self.scope.later.get(key)
+        if made is None:
+            mark = len(self.findings)
+            make(self)
+            made = self.scope.later[key] = [dict(f) for f in self.findings[mark:]]
+            return
+        self.findings.extend([dict(f) for f in made])
 
     def add(self, severity: str, topic: str, message: str, fix: str | None = None, rule: Rule | None = None,
             source_url: str | None = None, as_of: str | None = None, basis: str | None = None,
@@ -149,7 +223,7 @@ class _Line:
             if key not in seen:
                 seen.add(key)
                 findings.append(f)
-        findings.sort(key=lambda f: (SEVERITIES.index(f["severity"]), TOPIC_ORDER.index(f["topic"])))
+        findings.sort(key=lambda f: (SEVERITY_RANK[f["severity"]], TOPIC_RANK[f["topic"]]))
         return {"ok": not any(f["severity"] == "error" for f in findings), "findings": findings,
                 "normalized": self.normalized}
 
@@ -841,6 +915,10 @@ def _prior_auth(ctx: _Line) -> None:
 # --- what the payer says that a line cannot show, and what payerkb does not know ------------------
 
 def _reminders(ctx: _Line) -> None:
+    ctx.add_once("reminders", _remind)
+
+
+def _remind(ctx: _Line) -> None:
     for topic in REMINDER_TOPICS:
         for rule in ctx.rules_on(topic):
             lead = ""
@@ -851,8 +929,11 @@ def _reminders(ctx: _Line) -> None:
 
 
 def _gaps(ctx: _Line) -> None:
-    if not ctx.is_noc:
-        return
+    if ctx.is_noc:
+        ctx.add_once(("gaps", ctx.drug_prior_auth), _gaps_here)
+
+
+def _gaps_here(ctx: _Line) -> None:
     known = ctx.kb.topics_of(ctx.payer["id"], ctx.conn)
     for topic in CHECKED_TOPICS + REMINDER_TOPICS:
         here = ctx.by_topic.get(topic, [])
@@ -866,3 +947,6 @@ def _gaps(ctx: _Line) -> None:
         elif not here and topic in known:
             ctx.add("info", topic, f"payerkb has no {words} rule of {ctx.payer_name} for {ctx.claim.hcpcs} on "
                                    f"{ctx.claim.setting.replace('_', ' ')} claims on {ctx.dos}.", basis="gap")
+
+
+CHECKS = (_coding, _ndc, _narrative, _units, _modifiers, _invoice, _prior_auth, check_drug_rules, _reminders, _gaps)

@@ -11,44 +11,9 @@ import click
 from payerkb.advisor import which_code
 from payerkb.check import check_claim
 from payerkb.claim import DRUG_KINDS, SETTINGS, ClaimInputError
+from payerkb.check_text import format_result
 from payerkb.claim_input import InputTooLarge, iter_claim_lines
-
-DEFAULT_DB = Path("db/payerkb.db")
-MARKS = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
-COLOURS = {"error": "red", "warning": "yellow", "info": None}
-
-
-def _citation(f: dict) -> str:
-    bits = [f"rule {f['rule_id']}" if f["rule_id"] else (f["basis"] or "")]
-    if f["source_url"]:
-        bits.append(f["source_url"] + (f" (as of {f['as_of']})" if f["as_of"] else ""))
-    if f["likely_denial"]:
-        bits.append("likely denial " + ", ".join(f["likely_denial"]))
-    return " | ".join(b for b in bits if b)
-
-
-def format_result(result: dict, label: str, min_severity: str = "info", line: dict | None = None) -> str:
-    keep = ("error", "warning", "info")[: ("error", "warning", "info").index(min_severity) + 1]
-    counts = {s: sum(f["severity"] == s for f in result["findings"]) for s in ("error", "warning", "info")}
-    head = f"{label}: {'OK' if result['ok'] else 'REJECT LIKELY'} ({counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes)"
-    out = [click.style(head, bold=True)]
-    for f in result["findings"]:
-        if f["severity"] not in keep:
-            continue
-        out.append(f"  {click.style(MARKS[f['severity']], fg=COLOURS[f['severity']])} {f['topic']:<11} {f['message']}")
-        if f["fix"]:
-            out.append(f"  {'':7} {'':11} fix: {f['fix']}")
-        cite = _citation(f)
-        if cite:
-            out.append(f"  {'':7} {'':11} {cite}")
-    n, given = result["normalized"], line or {}
-    fixed = [f"code {n['suggested_code']}" if n.get("suggested_code") else None,
-             f"units {n['units']:g}" if n.get("units") is not None and given.get("units") not in (None, n["units"]) else None,
-             f"NDC {n['ndc_11']}" if n.get("ndc_11") and n["ndc_11"] != given.get("ndc") else None,
-             f"narrative \u201c{n['narrative']}\u201d" if n.get("narrative") and n["narrative"] != given.get("narrative") else None]
-    if any(fixed):
-        out.append("  corrected: " + "; ".join(x for x in fixed if x))
-    return "\n".join(out)
+from payerkb.settings import DEFAULT_DB
 
 
 def _label(line, number: int, batch: bool) -> str:
@@ -95,7 +60,7 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str, input
     if not hasattr(claims, "peek") and hasattr(claims, "readinto"):
         claims = io.BufferedReader(claims)  # e.g. a test runner's stdin: peek at it without consuming
     if input_format == "x12" or (input_format == "auto" and _starts_with_isa(claims)):
-        from payerkb import x12
+        import payerkb.x12 as x12
         from payerkb.x12_cmd import read_limited, run
 
         try:

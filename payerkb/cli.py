@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 
-
-DEFAULT_DB = Path("db/payerkb.db")
-DEFAULT_POLICIES = Path("policies")
-DEFAULT_METADATA = Path("metadata.yml")
+from payerkb.settings import (  # noqa: F401 - SERVE_SETTINGS re-exported for older callers
+    DEFAULT_DB, DEFAULT_METADATA, DEFAULT_POLICIES, SERVE_SETTINGS, datasette_executable, inspect_path,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,24 +75,14 @@ def build(policies_dir: Path, out: Path):
 
 def datasette_command(db: Path, port: int, host: str, metadata: Path) -> list[str]:
     """The datasette command line payerkb serves with (immutable, read-only, with limits)."""
-    exe = shutil.which("datasette", path=os.path.dirname(sys.executable)) or "datasette"
-    cmd = [exe, "serve", "-i", str(db), "-m", str(metadata), "--host", host, "--port", str(port)]
-    inspect = db.with_suffix(".inspect.json")
+    cmd = [datasette_executable(), "serve", "-i", str(db), "-m", str(metadata), "--host", host, "--port", str(port)]
+    inspect = inspect_path(db)
     # an inspect file older than the database would show the old table counts: skip it
     if inspect.exists() and inspect.stat().st_mtime >= db.stat().st_mtime:
         cmd += ["--inspect-file", str(inspect)]
     for setting, value in SERVE_SETTINGS.items():
         cmd += ["--setting", setting, str(value)]
     return cmd
-
-
-SERVE_SETTINGS = {
-    "sql_time_limit_ms": 3000,
-    "max_returned_rows": 2000,
-    "suggest_facets": "off",
-    "num_sql_threads": 3,
-    "default_page_size": 100,
-}
 
 
 @cli.command()

@@ -20,8 +20,8 @@ from pathlib import Path
 import click
 
 from db.schema import PAYER_TYPES, TOPICS
+from payerkb.settings import DEFAULT_DB
 
-DEFAULT_DB = Path("db/payerkb.db")
 STATUSES = ("sourced", "conflicting", "unconfirmed", "unknown")
 # A cell takes the first of these that any of its rules has.
 _PRECEDENCE = ("conflicting", "sourced", "unconfirmed")

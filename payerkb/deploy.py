@@ -6,7 +6,6 @@ The functions that build command lines are pure so tests can check them without 
 """
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
@@ -15,9 +14,9 @@ from pathlib import Path
 
 import click
 
-# payerkb.cli imports this module to register `deploy`, so nothing is imported from it at load time.
-DEFAULT_DB = Path("db/payerkb.db")
-DEFAULT_METADATA = Path("metadata.yml")
+from db.search_index import index_root as whoosh_dir
+from payerkb.settings import DEFAULT_DB, DEFAULT_METADATA, SERVE_SETTINGS, datasette_executable, inspect_path
+
 DEPLOY_DIR = Path("build/deploy")
 TARGETS = {"cloudrun": "--service", "fly": "--app"}
 
@@ -26,22 +25,8 @@ class DeployError(Exception):
     """Something the deploy needs is missing; the message says what and how to get it."""
 
 
-def whoosh_dir(db: Path) -> Path:
-    """Where the search index of a database lives (db/search_index.py writes it there)."""
-    return db.with_name(db.stem + ".whoosh")
-
-
-def inspect_path(db: Path) -> Path:
-    """The inspect file `payerkb serve` picks up for db (see payerkb.cli.datasette_command)."""
-    return db.with_suffix(".inspect.json")
-
-
-def _datasette() -> str:
-    return shutil.which("datasette", path=os.path.dirname(sys.executable)) or "datasette"
-
-
 def inspect_command(db: Path) -> list[str]:
-    return [_datasette(), "inspect", str(db), "--inspect-file", str(inspect_path(db))]
+    return [datasette_executable(), "inspect", str(db), "--inspect-file", str(inspect_path(db))]
 
 
 def wheel_command(out_dir: Path, project: Path = Path(".")) -> list[str]:
@@ -50,8 +35,7 @@ def wheel_command(out_dir: Path, project: Path = Path(".")) -> list[str]:
 
 def extra_options(settings: dict | None = None) -> str:
     """The `datasette serve` settings the replicas run with, for publish's --extra-options."""
-    if settings is None:
-        from payerkb.cli import SERVE_SETTINGS as settings
+    settings = SERVE_SETTINGS if settings is None else settings
     return " ".join(f"--setting {name} {value}" for name, value in settings.items())
 
 
@@ -69,7 +53,7 @@ def publish_command(target: str, name: str, db: Path, wheel: Path, *, metadata: 
         raise DeployError(f"target: {target!r} is not one of {', '.join(TARGETS)}")
     index = whoosh_dir(db)
     cmd = [
-        _datasette(), "publish", target, str(db),
+        datasette_executable(), "publish", target, str(db),
         "--metadata", str(metadata),
         TARGETS[target], name,
         "--plugins-dir", str(wheel.parent),

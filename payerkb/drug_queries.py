@@ -9,6 +9,7 @@ import json
 import re
 
 from db import matrix
+from db.as_of import stale_before
 
 DRUG_TOPIC_LABELS = {
     "prior_auth": "prior authorization",
@@ -53,14 +54,8 @@ def _day_before(iso: str) -> str:
     return (dt.date.fromisoformat(iso) - dt.timedelta(days=1)).isoformat()
 
 
-def _stale_before(today: dt.date | None) -> str:
-    from payerkb.queries import stale_before
-
-    return stale_before(today)
-
-
 def _sources(conn, rule_ids: list[str], today: dt.date | None) -> dict[str, list[dict]]:
-    cutoff = _stale_before(today)
+    cutoff = stale_before(today)
     out: dict[str, list[dict]] = {}
     if not rule_ids:
         return out
@@ -201,7 +196,7 @@ def drug_page(conn, drug_id: str, today: dt.date | None = None) -> dict | None:
     drug = found[0]
     for col in ("aliases", "ndcs"):
         drug[col] = json.loads(drug[col]) if drug[col] else []
-    cutoff = _stale_before(today)
+    cutoff = stale_before(today)
     drug["sources"] = _rows(conn, """
         select ds.locator, s.id, s.url, s.title, s.publisher, s.document_id, s.doc_date, s.undated,
           s.retrieved, s.kind

@@ -15,8 +15,9 @@ hookimpl = pluggy.HookimplMarker("datasette")  # datasette.hookimpl, without imp
 
 
 def _web():
-    from payerkb import web
-    from payerkb.web import guard, security
+    import payerkb.web as web
+    import payerkb.web.guard as guard
+    import payerkb.web.security as security
 
     return web.FEATURE_MODULES, guard, security
 

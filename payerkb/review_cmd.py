@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from db.validate import load_policies
-from payerkb import review
+import payerkb.review as review
 
 POLICIES = click.option("--policies", "policies_dir", type=click.Path(file_okay=False, path_type=Path),
                         default=Path("policies"), show_default=True, help="The policies folder.")

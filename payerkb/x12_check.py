@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import re
 
-from payerkb import ndc as ndclib
-from payerkb import x12
-from payerkb.check import check_claim
+import payerkb.ndc as ndclib
+import payerkb.x12 as x12
+from payerkb.check import check_line, rules_here
 from payerkb.check_kb import connect, knowledge
 from payerkb.claim import ClaimInputError, parse_claim
 
@@ -257,7 +257,6 @@ def _claim(claim: x12.Claim, kb, conn, index: PayerIndex, forced: str | None, co
         payer = index.match(claim.payer_name, claim.payer_code, claim.billing_state)
     pid = payer["payer_id"]
     setting, setting_how = setting_of(claim, pid, kb)
-    rules = [r for r in kb.rules_for(pid, conn)] if pid else []
     out = {"interchange": claim.interchange, "group": claim.group, "transaction_set": claim.transaction,
            "transaction": claim.kind, "claim_id": claim.claim_id, "segment": claim.segment, "payer": payer,
            "setting": setting, "setting_from": setting_how, "type_of_bill": claim.type_of_bill,
@@ -280,13 +279,14 @@ def _claim(claim: x12.Claim, kb, conn, index: PayerIndex, forced: str | None, co
             counts["not_checked"] += 1
             out["ok"] = False
         else:
-            fields = claim_line(claim, line, pid, setting, [r for r in rules if r.applies(line.code, setting, (line.date or claim.date or ""))])
+            fields = claim_line(claim, line, pid, setting,
+                                rules_here(kb, conn, pid, line.code, setting, line.date or claim.date or ""))
             entry["line"] = fields
             try:
                 parsed = parse_claim(fields)
                 result = memo.get(parsed)
                 if result is None:
-                    result = check_claim(parsed, conn)
+                    result = check_line(parsed, kb, conn)
                     if len(memo) < MEMO_SIZE:
                         memo[parsed] = result
             except ClaimInputError as exc:

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import click
 
-from payerkb import x12
-from payerkb.check_cmd import format_result
+import payerkb.x12 as x12
+from payerkb.check_text import format_result
 from payerkb.claim import ClaimInputError
-
-DEFAULT_DB = Path("db/payerkb.db")
+from payerkb.settings import DEFAULT_DB
 
 
 def read_limited(stream) -> bytes:

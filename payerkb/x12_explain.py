@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from payerkb import x12
+import payerkb.x12 as x12
 from payerkb.check_kb import connect, knowledge
 from payerkb.claim import ClaimInputError
 from payerkb.x12_check import BILL_TYPES, payer_index

@@ -14,7 +14,7 @@ from datasette.utils.asgi import Response
 from payerkb.answer import answer
 
 try:
-    from payerkb.web import guard
+    import payerkb.web.guard as guard
 except ImportError:  # pragma: no cover - a payerkb without the permission guard (issue 18)
     guard = None
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from datasette.utils.asgi import Response
 
-from payerkb import x12
+import payerkb.x12 as x12
 from payerkb.check import check_claim
 from payerkb.claim import DRUG_KINDS, FIELDS, SETTINGS, ClaimInputError
 from payerkb.web.guard import served_database

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datasette.utils.asgi import Response
 
-from payerkb import drug_queries
+import payerkb.drug_queries as drug_queries
 from payerkb.web.pages import NotFound, _html, _json, _query, _view, kb_database
 
 

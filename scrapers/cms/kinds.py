@@ -4,7 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scrapers.cms import asp, crosswalk, hcpcs, noc_codes, noc_crosswalk, noc_pricing, opps
+# The kinds' modules by their full names: `from scrapers.cms import asp` would read them from the
+# package, whose __init__ imports this module (an import cycle; tests/test_architecture.py).
+import scrapers.cms.asp as asp
+import scrapers.cms.crosswalk as crosswalk
+import scrapers.cms.hcpcs as hcpcs
+import scrapers.cms.noc_codes as noc_codes
+import scrapers.cms.noc_crosswalk as noc_crosswalk
+import scrapers.cms.noc_pricing as noc_pricing
+import scrapers.cms.opps as opps
 from scrapers.cms.base import Kind
 from scrapers.cms.common import QUARTER, RELEASE, CMSFileError, Parsed, Table
 from scrapers.cms.sniff import MAX_FILE_BYTES, open_tables
