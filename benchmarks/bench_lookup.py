@@ -25,25 +25,11 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks import server
+from payerkb.dev import server
+from payerkb.dev.load import lookup_paths
 
-CODE = "J3590"
 ONE_ROW_PATH = "/payerkb/bench_one_row.json?_shape=array"
 ONE_ROW_SQL_PATH = "/payerkb.json?sql=select+*+from+bench_one_row&_shape=array"
-
-
-def lookup_paths(db_path: Path, code: str = CODE, limit: int = 50) -> list[str]:
-    """Lookup URLs for up to `limit` payers that have a rule covering `code`."""
-    conn = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
-    try:
-        payers = [r[0] for r in conn.execute(
-            "select distinct r.payer_id from rules r join rule_codes rc on rc.rule_id = r.id "
-            "where rc.code = ? order by r.payer_id limit ?", (code, limit))]
-    finally:
-        conn.close()
-    if not payers:
-        raise RuntimeError(f"{db_path}: no payer has a rule for {code}")
-    return [f"/payerkb/rules_for_payer_and_code.json?payer={p}&code={code}&_shape=array" for p in payers]
 
 
 def same_sql_paths(lookup: list[str]) -> list[str]:

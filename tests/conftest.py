@@ -7,10 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ROOT / "policies"
-METADATA = ROOT / "metadata.yml"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from paths import METADATA, POLICIES
 
 
 @pytest.fixture(scope="session")

@@ -297,13 +297,11 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 @pytest.mark.browser
 def test_no_injected_script_runs_in_a_browser(xss_db):
     import playwright.sync_api as playwright
-    from servers import chromium_or_skip
+    from servers import chromium_or_skip, payerkb_serve
     chromium_or_skip()
-    from benchmarks import server
 
-    port = server.free_port()
     pages = [p for p, _ in DATASETTE_PAGES] + [p for p in PLUGIN_PAGES if served_by_plugin(p)]
-    with server.running(server.payerkb_command(xss_db, port), port) as base, \
+    with payerkb_serve(xss_db) as (base, _), \
             playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
         try:

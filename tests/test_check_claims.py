@@ -13,7 +13,7 @@ import pytest
 from payerkb.check import check_claim
 from payerkb.claim import ClaimInputError
 
-from conftest import FIXTURES
+from paths import FIXTURES
 
 CLAIMS = sorted((FIXTURES / "claims").glob("*.json"))
 

@@ -12,7 +12,7 @@ import pytest
 
 from payerkb.check import check_claim
 
-from conftest import POLICIES
+from paths import POLICIES
 
 PAYER = """\
 id: {id}

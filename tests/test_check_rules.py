@@ -15,7 +15,7 @@ from payerkb.advisor import which_code
 from payerkb.check import check_claim
 from payerkb.claim import ClaimInputError
 
-from conftest import FIXTURES, POLICIES
+from paths import FIXTURES, POLICIES
 
 KB = FIXTURES / "claims" / "kb"
 

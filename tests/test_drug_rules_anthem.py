@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import POLICIES
+from paths import POLICIES
 
 STATES = ["california", "colorado", "connecticut", "georgia", "indiana", "kentucky", "maine", "missouri", "nevada",
           "new-hampshire", "new-york", "ohio", "virginia", "wisconsin"]

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from conftest import POLICIES
+from paths import POLICIES
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import sqlite_utils
 from db import drug_tables
 from db.validate import load_policies
 from drugs_fixture import DRUG_POLICIES, build_drug_fixture, datasette_for
-from tests.conftest import POLICIES
+from paths import POLICIES
 
 DRUG_TABLES = ("drugs", "drug_ndcs", "drug_sources", "drug_rules", "drug_rule_codes", "drug_rule_sources")
 

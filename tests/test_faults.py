@@ -62,7 +62,7 @@ def _serve_check(db: Path, metadata: dict) -> list[str]:
 # --- a build killed with SIGKILL half-way ----------------------------------------------------
 
 def test_build_killed_half_way_leaves_the_previous_database_serving(small, tmp_path, metadata):
-    from benchmarks.generate import generate
+    from payerkb.dev.synthetic import generate
 
     policies, good = small
     out = tmp_path / "db" / "payerkb.db"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import POLICIES
+from paths import POLICIES
 from kb_queries import canned as _canned, rows as _rows, rule as _rule, urls as _urls
 
 BCBS_FILES = [

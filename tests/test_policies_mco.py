@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POLICIES
+from paths import POLICIES
 from kb_queries import canned as _canned, rows as _rows, urls as _urls
 
 

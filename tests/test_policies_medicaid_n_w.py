@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POLICIES
+from paths import POLICIES
 from kb_queries import rows as _rows, rule as _rule, urls as _urls
 
 

@@ -8,7 +8,7 @@ import pytest
 import sqlite_utils
 
 from db.validate import load_policies
-from tests.conftest import POLICIES
+from paths import POLICIES
 
 AB_JURISDICTIONS = {
     "medicare-noridian-je": ("JE", {"CA", "HI", "NV", "AS", "GU", "MP"}),

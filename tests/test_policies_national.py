@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POLICIES
+from paths import POLICIES
 from kb_queries import canned as _canned, rows as _rows
 
 POINT32 = ["harvard-pilgrim", "harvard-pilgrim-stride", "tufts-health-plan", "tufts-medicare-preferred", "carepartners-ct"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import POLICIES
+from paths import POLICIES
 from kb_queries import canned as _canned, rows as _rows
 
 MEDICAID_STATES = ["TX", "NY", "NC", "WA", "WV", "IN", "IL", "MO", "OR", "AL", "CA", "MA", "MI", "SC", "AR"]

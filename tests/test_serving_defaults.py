@@ -7,26 +7,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from benchmarks import server
+import servers as server
 
 pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parent.parent
-PAYERKB = Path(sys.executable).parent / "payerkb"
 
 
 @pytest.fixture(scope="module")
 def served(built_db):
     port = server.free_port()
     before = hashlib.sha256(built_db.read_bytes()).hexdigest()
-    with server.running([str(PAYERKB), "serve", "--db", str(built_db), "--port", str(port)], port):
+    with server.running(server.payerkb_command(built_db, port), port):
         yield port
     assert hashlib.sha256(built_db.read_bytes()).hexdigest() == before, "serving changed the database file"
 

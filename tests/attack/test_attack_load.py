@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import loadtest
+from payerkb.dev import load
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -15,7 +15,7 @@ def test_hostile_clients_do_not_break_the_server_or_its_memory(built_db, tmp_pat
     db.write_bytes(built_db.read_bytes())
     from db.search_index import build_search_index
     build_search_index(db)
-    result = loadtest.run(db, clients=6, seconds=4, max_requests=3000, hostile=2)
+    result = load.run(db, clients=6, seconds=4, max_requests=3000, hostile=2)
     assert result["hostile"]["requests"] > 0 and result["hostile"]["errors"] == 0, result["hostile"]["error_samples"]
     for name, e in result["endpoints"].items():
         assert "skipped" not in e, (name, e)

@@ -1,7 +1,5 @@
-"""Start Datasette as a real process on 127.0.0.1 and talk to it over keep-alive HTTP connections.
-
-Used by the lookup benchmark and the load test. Only the loopback address is ever used.
-"""
+"""Start a server process on a free 127.0.0.1 port, wait until it answers, stop it afterwards;
+talk to it over plain or keep-alive HTTP connections. Only the loopback address is ever used."""
 from __future__ import annotations
 
 import http.client
@@ -14,10 +12,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from payerkb.cli import DEFAULT_METADATA, datasette_command
-
 HOST = "127.0.0.1"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: metadata.yml, policies/, scripts/
 
 # Datasette loads entry-point plugins (payerkb's among them) unless this attribute is set before
 # datasette.plugins is imported: that is the switch for "bare Datasette".
@@ -31,8 +27,8 @@ def free_port() -> int:
 
 
 def payerkb_command(db: Path, port: int) -> list[str]:
-    """Exactly what `payerkb serve` runs: immutable, metadata.yml, the plugin, the serve settings."""
-    return datasette_command(Path(db), port, HOST, ROOT / DEFAULT_METADATA)
+    """Exactly what `payerkb serve --db DB --port PORT` runs."""
+    return [str(Path(sys.executable).parent / "payerkb"), "serve", "--db", str(db), "--port", str(port)]
 
 
 def bare_command(db: Path, port: int) -> list[str]:
@@ -41,8 +37,9 @@ def bare_command(db: Path, port: int) -> list[str]:
 
 
 class ServerURL(str):
-    """The base URL of a running server, which also knows the server's process id."""
+    """The base URL of a running server, which also knows the server's process."""
 
+    proc: subprocess.Popen
     pid: int = 0
 
 
@@ -58,17 +55,23 @@ def rss_mb(pid: int) -> float | None:
 
 
 @contextmanager
-def running(cmd: list[str], port: int, timeout: float = 120):
-    """Run a server command; yield its base URL (with .pid) once /-/versions.json answers; stop it after."""
-    log = tempfile.TemporaryFile()
+def running(cmd: list[str], port: int, *, env: dict | None = None, timeout: float = 120):
+    """Run a server command from the checkout; yield its base URL (a ServerURL) once
+    /-/versions.json answers 200; stop the process afterwards. RuntimeError, with the end of the
+    server's output, when it exits first or does not answer within `timeout` seconds."""
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"})
+
+    def output() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")[-2000:]
+
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"server exited with {proc.returncode}: {log.read().decode()[-2000:]}")
+                raise RuntimeError(f"the server exited with {proc.returncode}: {output()}")
             try:
                 status, _ = request(port, "GET", "/-/versions.json", timeout=2)
                 if status == 200:
@@ -76,10 +79,10 @@ def running(cmd: list[str], port: int, timeout: float = 120):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"server on port {port} did not answer within {timeout} s")
+                raise RuntimeError(f"the server on port {port} did not answer within {timeout} s: {output()}")
             time.sleep(0.2)
         url = ServerURL(f"http://{HOST}:{port}")
-        url.pid = proc.pid
+        url.proc, url.pid = proc, proc.pid
         yield url
     finally:
         proc.terminate()
@@ -93,7 +96,7 @@ def running(cmd: list[str], port: int, timeout: float = 120):
 
 def request(port: int, method: str, path: str, body: bytes | None = None,
             headers: dict | None = None, timeout: float = 30) -> tuple[int, bytes]:
-    """One request on a fresh connection."""
+    """One request on a fresh connection: (status, body)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
