@@ -120,6 +120,9 @@ class Knowledge:
         self._xwalk_urls: dict[str, str | None] = {}
         self._opps: dict[str, tuple] = {}
         self._topics: dict[str, set[str]] = {}
+        # worked out once per (payer, code, setting, date of service) and per (NDC, date): see payerkb/check.py
+        self.scopes: dict[tuple, object] = {}
+        self.ndc_lookups: dict[tuple, tuple] = {}
 
     @staticmethod
     def _sources_by_id(conn) -> dict[str, SourceRef]:

@@ -7,6 +7,7 @@ ambiguous (the zero could go in any of three places), so `normalize` refuses it 
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -63,6 +64,17 @@ def normalize(text: str) -> Ndc:
     Accepts 5-4-2 with or without dashes (or spaces), and 10-digit NDCs written with dashes in
     the 4-4-2, 5-3-2 or 5-4-1 layouts.
     """
+    if isinstance(text, str):
+        return _normalize(text)  # Ndc is frozen, so a remembered one is safe to hand out again
+    return _normalize_text(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalize(text: str) -> Ndc:
+    return _normalize_text(text)
+
+
+def _normalize_text(text) -> Ndc:
     cleaned = _clean(text)
     segments = [s for s in re.split(r"[- ]+", cleaned) if s]
     if len(segments) == 1:
