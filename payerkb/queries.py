@@ -12,8 +12,10 @@ import json
 import sqlite3
 
 from db import matrix as cells
+from db.as_of import stale_before
 from db.schema import TOPICS
-from payerkb import drug_queries
+import payerkb.answer as answer
+import payerkb.drug_queries as drug_queries
 
 REQUIREMENTS = ("required", "conditional", "not_required", "unknown")
 JSON_LIST_COLUMNS = (
@@ -27,9 +29,10 @@ COMPARED_FIELDS = (
     "narrative_elements", "narrative_rejects", "invoice_max_age_days", "submission_channel",
     "exceptions",
 )
-STALE_AFTER_YEARS = 3
 CHANGES_PAGE_SIZE = 100
 CODE_PAGE_PAYERS = 100
+MATRIX_PAGE_SIZE = 200
+PAYERS_PAGE_SIZE = 500
 MAX_COMPARED_PAYERS = 8
 
 
@@ -48,15 +51,6 @@ def has_table(conn: sqlite3.Connection, name: str) -> bool:
     return bool(conn.execute(
         "select 1 from sqlite_master where type in ('table', 'view') and name = ?", [name]
     ).fetchone())
-
-
-def stale_before(today: dt.date | None = None) -> str:
-    """Source dates before this ISO date are more than three years old."""
-    today = today or dt.date.today()
-    try:
-        return today.replace(year=today.year - STALE_AFTER_YEARS).isoformat()
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - STALE_AFTER_YEARS, day=28).isoformat()
 
 
 def _loads(value):
@@ -78,33 +72,44 @@ def _shape_payer(row: dict) -> dict:
     return payer
 
 
-def _payer_filter(payer_type: str | None, state: str | None, alias: str = "p") -> tuple[str, list]:
-    """SQL condition on payers for the payer type / state filters. A payer with no states listed
-    (Medicare national, for one) covers every state, so a state filter keeps it."""
-    where, params = [], []
+def _payer_filter(payer_type: str | None, state: str | None, alias: str = "p") -> tuple[str, dict]:
+    """SQL condition on payers for the payer type / state filters, with its named parameters. A
+    payer with no states listed (Medicare national, for one) covers every state, so a state filter
+    keeps it."""
+    where, params = [], {}
     if payer_type:
-        where.append(f"{alias}.payer_type = ?")
-        params.append(payer_type)
+        where.append(f"{alias}.payer_type = :payer_type")
+        params["payer_type"] = payer_type
     if state:
         where.append(
-            f"(exists (select 1 from payer_states ps where ps.payer_id = {alias}.id and ps.state = ?)"
+            f"(exists (select 1 from payer_states ps where ps.payer_id = {alias}.id and ps.state = :state)"
             f" or not exists (select 1 from payer_states ps where ps.payer_id = {alias}.id))"
         )
-        params.append(state.upper())
+        params["state"] = state.upper()
     return (" and ".join(where) or "1"), params
 
 
-def payer_list(conn, payer_type: str | None = None, state: str | None = None) -> dict:
+def _paging(total: int, page: int, size: int) -> dict:
+    """Which page of `total` rows, `size` a page, is shown: page numbers past the end show the last."""
+    pages = max(1, -(-total // size))
+    page = min(max(1, page), pages)
+    return {"page": page, "pages": pages, "page_size": size, "offset": (page - 1) * size}
+
+
+def payer_list(conn, payer_type: str | None = None, state: str | None = None, page: int = 1) -> dict:
+    """The payers (filtered), PAYERS_PAGE_SIZE a page."""
     where, params = _payer_filter(payer_type, state)
+    total = conn.execute(f"select count(*) from payers p where {where}", params).fetchone()[0]
+    paging = _paging(total, page, PAYERS_PAGE_SIZE)
     payers = [_shape_payer(p) for p in _rows(conn, f"""
         select p.id, p.name, p.parent_org, p.payer_type, p.states, p.jurisdiction,
-          coalesce(c.rules, 0) as rules, coalesce(c.gaps, 0) as gaps
-        from payers p left join (
-          select payer_id, sum(origin != 'gap') as rules, sum(origin = 'gap') as gaps
-          from rules group by payer_id) c on c.payer_id = p.id
-        where {where} order by p.payer_type, p.name""", params)]
+          (select count(*) from rules r where r.payer_id = p.id and r.origin != 'gap') as rules,
+          (select count(*) from rules r where r.payer_id = p.id and r.origin = 'gap') as gaps
+        from (select * from payers p where {where} order by p.payer_type, p.name
+              limit :limit offset :offset) p order by p.payer_type, p.name""",
+        {**params, "limit": PAYERS_PAGE_SIZE, "offset": paging.pop("offset")})]
     return {"filters": {"payer_type": payer_type, "state": state}, "payers": payers,
-            "facets": _payer_facets(conn)}
+            "payer_count": total, **paging, "facets": _payer_facets(conn)}
 
 
 def _payer_facets(conn) -> dict:
@@ -249,13 +254,15 @@ def payer_page(conn, payer_id: str, today: dt.date | None = None, code: str | No
     codes = [c for (c,) in conn.execute("select code from codes order by code = 'J3590' desc, code")]
     topics = _by_topic(rules)
     drug_rules = drug_queries.payer_drug_rules(conn, payer_id, code, date, today)
-    drugs = drug_queries.drug_list_counts(conn, code, [payer_id]).get(payer_id, 0)
+    # the payer's matrix row (for the code): the at-a-glance words are the matrix's (db/matrix.py)
+    row = matrix_rows(conn, "select * from payers p where p.id = :payer_id", {"payer_id": payer_id}, code)[0]
     for t in topics:
-        t["drug_list_drugs"] = drugs if t["topic"] == "prior_auth" else 0
-        if t["gap"]:
-            t["requirement"] = cells.cell(None, t["topic"], t["drug_list_drugs"])
+        t["requirement"] = row["cells"][t["topic"]]
+        t["footing"] = row["footing"][t["topic"]]
+        t["drug_list_drugs"] = row["drug_list_drugs"] if t["topic"] == "prior_auth" else 0
+    unknown = [t["topic"] for t in topics if t["gap"] and t["requirement"] == "unknown"]
     return {"payer": payer, "code": code, "date": date, "codes": codes, "topics": topics,
-            "drug_rules": drug_rules}
+            "unknown_topics": unknown, "drug_rules": drug_rules}
 
 
 OPPS_MEANINGS = {
@@ -342,30 +349,31 @@ def code_page(conn, code: str, payer_type: str | None = None, state: str | None 
         alt["use"] = _code_use(alt)
         alt["path"] = f"/-/codes/{alt['code']}"
     where, params = _payer_filter(payer_type, state)
+    params = {**params, "the_code": row["code"]}
     covering = f"""select distinct r.payer_id from rules r join rule_codes rc on rc.rule_id = r.id
-        join payers p on p.id = r.payer_id where rc.code = ? and {where}"""
-    total = conn.execute(f"select count(*) from ({covering})", [row["code"], *params]).fetchone()[0]
-    page = max(1, page)
-    payers = [_shape_payer(p) for p in _rows(conn, f"""
-        select p.* from payers p where p.id in ({covering})
-        order by p.payer_type, p.name limit ? offset ?""",
-        [row["code"], *params, CODE_PAGE_PAYERS, (page - 1) * CODE_PAGE_PAYERS])]
+        join payers p on p.id = r.payer_id where rc.code = :the_code and {where}"""
+    total = conn.execute(f"select count(*) from ({covering})", params).fetchone()[0]
+    paging = _paging(total, page, CODE_PAGE_PAYERS)
+    # the page's payers, each with its matrix row for this code (db/matrix.py decides the cells)
+    payers = matrix_rows(conn, f"""select * from payers p where p.id in ({covering})
+        order by p.payer_type, p.name limit :limit offset :offset""",
+        {**params, "limit": CODE_PAGE_PAYERS, "offset": paging.pop("offset")}, code=row["code"])
     ids = [p["id"] for p in payers]
+    full = {p["id"]: _shape_payer(p) for p in _rows(
+        conn, "select * from payers where id in (select value from json_each(?))", [json.dumps(ids)])}
+    for payer in payers:
+        payer.update({k: v for k, v in full[payer["id"]].items() if k not in payer})
     rules = _rules(
         conn,
         f"rc.code = ? and r.payer_id in (select value from json_each(?))",
         [row["code"], json.dumps(ids)], today,
         joins="join rule_codes rc on rc.rule_id = r.id",
     ) if ids else []
-    drug_lists = drug_queries.drug_list_counts(conn, row["code"], ids) if ids else {}
     for payer in payers:
         own = [r for r in rules if r["payer_id"] == payer["id"]]
         payer["rules"] = [r for r in own if r["origin"] != "gap"]
-        live_pa = _cell_requirement([r for r in payer["rules"] if r["topic"] == "prior_auth"])
-        # prior authorization by drug list where the payer-level cell would be a gap (db/matrix.py)
-        payer["prior_auth"] = cells.cell(None if live_pa == "unknown" else live_pa, "prior_auth",
-                                         drug_lists.get(payer["id"], 0))
-        payer["drug_list_drugs"] = drug_lists.get(payer["id"], 0)
+        payer["prior_auth"] = payer["cells"]["prior_auth"]
+        payer["detail_path"] = f"/-/payers/{payer['id']}?code={row['code']}"
         payer["drug_list_path"] = f"/-/payers/{payer['id']}?code={row['code']}#drugs"
         payer["gaps"] = [r["topic"] for r in own if r["origin"] == "gap"
                          and not (r["topic"] == "prior_auth" and payer["prior_auth"] == cells.DRUG_LIST)]
@@ -376,8 +384,7 @@ def code_page(conn, code: str, payer_type: str | None = None, state: str | None 
         "code": row, "opps": _opps(conn, row), "alternatives": alternatives,
         "filters": {"payer_type": payer_type, "state": state.upper() if state else None},
         "facets": {"payer_type": facets, "state": _payer_facets(conn)["state"]},
-        "payers": payers, "payer_count": total, "page": page,
-        "pages": max(1, -(-total // CODE_PAGE_PAYERS)),
+        "topics": list(TOPICS), "payers": payers, "payer_count": total, **paging,
     }
 
 
@@ -424,25 +431,48 @@ def compare(conn, payer_ids: list[str], code: str = "J3590", today: dt.date | No
     return {"code": code, "payers": payers, "topics": topics}
 
 
-def matrix(conn, payer_type: str | None = None, state: str | None = None) -> dict:
-    """Every payer (filtered) × topic: one word per cell, as _cell_requirement decides it."""
+def matrix_rows(conn, payers_sql: str, params: dict, code: str | None = None,
+                setting: str | None = None, date: str | None = None) -> list[dict]:
+    """Each payer of `payers_sql` (a select of payers rows, aliased p inside) with every topic's cell
+    and footing, decided by db/matrix.py: the payer_matrix view's SQL, narrowed to a code, setting
+    and date of service when given."""
+    sql = cells.select_sql(TOPICS, payers=f"({payers_sql})", code=":code" if code else None,
+                           setting=":setting" if setting else None, date=":date" if date else None)
+    out = []
+    for row in _rows(conn, sql, {**params, "code": code, "setting": setting, "date": date}):
+        payer = _shape_payer({"id": row["payer_id"], "name": row["payer_name"], "payer_type": row["payer_type"],
+                              "states": row["states"], "jurisdiction": row["jurisdiction"]})
+        payer["cells"] = {t: row[t] for t in TOPICS}
+        payer["footing"] = {t: row[f"{t}_footing"] for t in TOPICS}
+        payer["drug_list_drugs"] = row["prior_auth_drugs"]
+        out.append(payer)
+    return out
+
+
+def check_context(conn, code: str | None, setting: str | None, date: str | None) -> tuple:
+    """The claim-context filters checked as the answer checks them (ValueError naming the parameter)."""
+    return answer.check_code(conn, code), answer.check_setting(setting), answer.check_date(date)
+
+
+def matrix(conn, payer_type: str | None = None, state: str | None = None, code: str | None = None,
+           setting: str | None = None, date: str | None = None, page: int | None = 1) -> dict:
+    """Every payer (filtered) × topic: one word and its footing per cell, as db/matrix.py decides
+    it, MATRIX_PAGE_SIZE payers a page (page None: every payer, for the CSV). ValueError for a bad
+    code, setting or date."""
+    code, setting, date = check_context(conn, code, setting, date)
     where, params = _payer_filter(payer_type, state)
-    payers = [_shape_payer(p) for p in _rows(conn, f"""
-        select p.id, p.name, p.payer_type, p.states, p.jurisdiction from payers p
-        where {where} order by p.payer_type, p.name""", params)]
-    # the decision of db/matrix.py (the payer_matrix view's too), over every rule of every payer
-    found = {(pid, topic): value for pid, topic, value in conn.execute(f"""
-        select r.payer_id, r.topic, {cells.CELL_CASE}
-        from rules r join payers p on p.id = r.payer_id
-        where {cells.LIVE_RULE} and {where}
-        group by r.payer_id, r.topic""", params)}
-    drug_lists = drug_queries.drug_list_counts(conn)
-    for payer in payers:
-        drugs = drug_lists.get(payer["id"], 0)
-        payer["cells"] = {topic: cells.cell(found.get((payer["id"], topic)), topic, drugs) for topic in TOPICS}
-        payer["drug_list_drugs"] = drugs
-    return {"filters": {"payer_type": payer_type, "state": state.upper() if state else None},
-            "topics": list(TOPICS), "payers": payers, "facets": _payer_facets(conn)}
+    total = conn.execute(f"select count(*) from payers p where {where}", params).fetchone()[0]
+    paging = _paging(total, page or 1, MATRIX_PAGE_SIZE if page else max(total, 1))
+    payers_sql = (f"select * from payers p where {where} order by p.payer_type, p.name "
+                  "limit :limit offset :offset")
+    payers = matrix_rows(conn, payers_sql, {**params, "limit": paging["page_size"], "offset": paging.pop("offset")},
+                         code, setting, date)
+    return {"filters": {"payer_type": payer_type, "state": state.upper() if state else None,
+                        "code": code, "setting": setting, "date": date},
+            "topics": list(TOPICS), "footings": list(cells.FOOTINGS), "payers": payers,
+            "payer_count": total, **paging, "facets": _payer_facets(conn),
+            "choices": {"codes": [c for (c,) in conn.execute("select code from codes order by code = 'J3590' desc, code")],
+                        "settings": [s for s in answer.SETTINGS]}}
 
 
 def changes(conn, kind: str | None = None, payer: str | None = None, limit: int = CHANGES_PAGE_SIZE,

@@ -104,7 +104,13 @@ async def test_payer_page_shows_every_topic_in_order_with_values_dates_and_sourc
     r = await pages.client.get("/-/payers/alpha-health")
     assert r.status_code == 200
     html = r.text
-    assert _ids_in_order(html, "topic-") == list(TOPICS)
+    # the topics with no source yet fold into one line (keeping their anchors); the rest in order
+    unknown = ["units", "documentation", "submission", "coding"]
+    assert _ids_in_order(html, "topic-") == unknown + [t for t in TOPICS if t not in unknown]
+    assert ("No source found yet for: <span id=\"topic-units\">Units</span>, <span id=\"topic-documentation\">"
+            "Documentation</span>, <span id=\"topic-submission\">Submission</span>, <span id=\"topic-coding\">"
+            "Coding (which code)</span>.") in html
+    assert html.count("No source found yet") == 1 and "Gap: no public source" not in html
     assert "<h1>Alpha Health Plan</h1>" in html and html.count("<h1") == 1
     # structured values, in words
     assert "$1,000" in html and "$500" in html
@@ -119,9 +125,9 @@ async def test_payer_page_shows_every_topic_in_order_with_values_dates_and_sourc
     # the rule group it includes, and the group's rule shown with the payer's own
     assert "<strong>test-shared</strong> (1 rule)" in html
     assert "Report JW for a discarded amount" in html and "every NOC code" in html
-    # gaps are shown as gaps
-    section = html.split('id="topic-documentation"')[1].split("</section>")[0]
-    assert "Gap: no public source found yet" in section and "req-unknown" in section
+    # the at-a-glance table gives each known topic's footing
+    glance = html.split('class="pk-glance"')[1].split("</table>")[0]
+    assert "Units" not in glance and 'req-conflicting">Conflicting</span> <span class="pk-meta">secondary only' in glance
 
 
 async def test_payer_page_badges_conflicting_unconfirmed_stale_and_undated(pages):
@@ -214,10 +220,17 @@ async def test_code_page_descriptors_status_indicator_alternatives_and_payers(pa
     assert r.status_code == 200 and "<h1>J3590: Unclassified biologics</h1>" in html
     assert "<strong>N</strong>: packaged" in html
     instead = html.split('id="h-instead"')[1].split("</section>")[0]
-    assert re.search(r'C9399</a></td><td>[^<]*</td><td>[^<]*hospital outpatient', instead)
+    assert re.search(r'C9399</a> [^<]*hospital outpatient', instead)
     assert "anti-cancer" in instead and ">J3590<" not in instead
     for name in ("Alpha Health Plan", "Beta State Medicaid", "Gamma National Program"):
         assert name in html
+    # the answers first: one row per payer, a word and footing per topic, linking to the detail
+    assert html.index('class="pk-matrix pk-code-matrix"') < html.index('id="h-instead"')
+    alpha_row = html.split('<tr id="payer-alpha-health">')[1].split("</tr>")[0]
+    assert '<th scope="row"><a href="/-/payers/alpha-health?code=J3590">Alpha Health Plan</a>' in alpha_row
+    assert ('<td class="cell req-conflicting foot-secondary-only"><a href="/-/payers/alpha-health?code=J3590#topic-ndc">'
+            'Conflicting<small class="pk-foot">secondary only</small></a></td>') in alpha_row
+    assert alpha_row.count('<td class="cell') == len(TOPICS)
     data = (await pages.client.get("/-/codes/j3590.json")).json()
     assert data["code"]["code"] == "J3590" and data["payer_count"] == 4
     delta = next(p for p in data["payers"] if p["id"] == "delta-plan")
@@ -262,11 +275,25 @@ async def test_compare_puts_payers_side_by_side_and_highlights_differences(pages
 
 async def test_compare_form_accepts_repeated_payers_and_preselects_them(pages):
     empty = await pages.client.get("/-/compare")
-    assert empty.status_code == 200 and '<label for="compare-payers">' in empty.text
+    assert empty.status_code == 200 and "<legend>Payers (tick two or more)</legend>" in empty.text
     r = await pages.client.get("/-/compare?payers=alpha-health&payers=gamma-national&code=J3490")
     assert r.status_code == 200 and "<h1>Compare payers for J3490</h1>" in r.text
-    assert '<option value="alpha-health" selected>' in r.text
-    assert '<option value="beta-medicaid">' in r.text
+    assert '<input type="checkbox" name="payers" value="alpha-health" checked>' in r.text
+    assert '<input type="checkbox" name="payers" value="beta-medicaid">' in r.text
+
+
+@pytest.mark.parametrize("query, words", [
+    ("payers=alpha-health", "at least two"),
+    ("payers=alpha-health,no-such-payer", "no payer with id"),
+])
+async def test_compare_with_one_payer_shows_the_form_again_with_a_message(pages, query, words):
+    r = await pages.client.get(f"/-/compare?{query}&code=J3490")
+    assert r.status_code in (400, 404)
+    assert '<p class="pk-error" role="alert">' in r.text and words in r.text
+    # the form is there again, the payer already ticked, the code kept
+    assert '<input type="checkbox" name="payers" value="alpha-health" checked>' in r.text
+    assert '<option value="J3490" selected>' in r.text and "<table" not in r.text
+    assert (await pages.client.get(f"/-/compare.json?{query}")).json()["ok"] is False
 
 
 # --- matrix -------------------------------------------------------------------------------------
@@ -275,9 +302,12 @@ async def test_matrix_shows_every_payer_coloured_by_requirement_with_links(pages
     html = (await pages.client.get("/-/matrix")).text
     rows = re.findall(r'<tr><th scope="row"><a href="/-/payers/([a-z0-9-]+)">', html)
     assert sorted(rows) == ["alpha-health", "beta-medicaid", "delta-plan", "gamma-national"]
-    assert 'class="cell req-conflicting"><a href="/-/payers/alpha-health#topic-ndc">Conflicting</a>' in html
-    assert 'class="cell req-required"><a href="/-/payers/beta-medicaid#topic-units">Required</a>' in html
-    assert 'class="cell req-conditional"><a href="/-/payers/gamma-national#topic-modifiers">' in html
+    # each cell: the word, coloured, and its footing under it
+    assert ('class="cell req-conflicting foot-secondary-only"><a href="/-/payers/alpha-health#topic-ndc">'
+            'Conflicting<small class="pk-foot">secondary only</small></a>') in html
+    assert ('class="cell req-required foot-unconfirmed"><a href="/-/payers/beta-medicaid#topic-units">'
+            'Required<small class="pk-foot">unconfirmed</small></a>') in html
+    assert 'class="cell req-conditional foot-official"><a href="/-/payers/gamma-national#topic-modifiers">' in html
     assert html.count('class="cell req-unknown"><a href="/-/payers/delta-plan#') == len(TOPICS)
     data = (await pages.client.get("/-/matrix.json")).json()
     assert data["topics"] == list(TOPICS) and len(data["payers"]) == 4
@@ -296,6 +326,8 @@ async def test_matrix_filters_and_csv_download(pages):
     assert [row["payer_id"] for row in table] == [p["id"] for p in (await pages.client.get("/-/matrix.json")).json()["payers"]]
     alpha = next(row for row in table if row["payer_id"] == "alpha-health")
     assert alpha["ndc"] == "conflicting" and alpha["prior_auth"] == "required" and alpha["states"] == "TX OK"
+    assert alpha["ndc_footing"] == "secondary only" and alpha["prior_auth_footing"] == "official"
+    assert alpha["units"] == "unknown" and alpha["units_footing"] == ""
     filtered = list(csv.DictReader(io.StringIO((await pages.client.get("/-/matrix.csv?state=TX")).text)))
     assert {row["payer_id"] for row in filtered} == {"alpha-health", "gamma-national"}
 
@@ -359,7 +391,8 @@ async def test_every_shipped_payer_page_renders(ds, built_db):
     for payer_id in payer_ids:
         r = await ds.client.get(f"/-/payers/{payer_id}")
         assert r.status_code == 200, payer_id
-        assert _ids_in_order(r.text, "topic-") == list(TOPICS), payer_id
+        assert sorted(_ids_in_order(r.text, "topic-")) == sorted(TOPICS), payer_id
+        assert r.text.count("No source found yet for:") <= 1, payer_id
     for path in ("/", "/-/codes", "/-/codes/J3590", "/-/payers", "/-/changes", "/-/changes.atom",
                  f"/-/compare?payers={payer_ids[0]},{payer_ids[-1]}"):
         assert (await ds.client.get(path)).status_code == 200, path

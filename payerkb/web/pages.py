@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 
 from datasette.utils.asgi import Response
 
+from db import matrix as matrix_cells
 from db.schema import PAYER_TYPES, US_STATES
-from payerkb import queries
+import payerkb.queries as queries
 from payerkb.web.guard import served_database
-from payerkb.web import answer as claim_answer
-from payerkb.web.pages_feed import atom_feed
-from payerkb.web.public import public_base
+import payerkb.web.answer as claim_answer
+import payerkb.web.pages_feed as changes_feed
 from payerkb.web.pages_labels import CHANGE_KIND_LABELS, REQUIREMENT_LABELS, TEMPLATE_HELPERS
 
 DATABASE = "payerkb"
@@ -120,13 +120,14 @@ async def home(request, datasette, fmt):
     data["database_path"] = datasette.urls.database(kb_database(datasette).name)
     if fmt == ".json":
         return _json(data)
-    return await _html(datasette, request, "index.html", data)
+    return await _html(datasette, request, "payerkb_home.html", data)
 
 
 @_view
 async def payer_list(request, datasette, fmt):
-    data = await _query(datasette, queries.payer_list, _param(request, "payer_type", PAYER_TYPES), _state(request))
-    return _json(data) if fmt == ".json" else await _html(datasette, request, "payers.html", data)
+    data = await _query(datasette, queries.payer_list, _param(request, "payer_type", PAYER_TYPES), _state(request),
+                        _page(request))
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "payerkb_payers.html", data)
 
 
 @_view
@@ -140,13 +141,13 @@ async def payer(request, datasette, fmt):
         data["answer"] = await claim_answer.for_payer_page(datasette, request, payer_id, kb_database(datasette))
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    return _json(data) if fmt == ".json" else await _html(datasette, request, "payer.html", data)
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "payerkb_payer.html", data)
 
 
 @_view
 async def code_list(request, datasette, fmt):
     data = await _query(datasette, queries.code_list)
-    return _json(data) if fmt == ".json" else await _html(datasette, request, "codes.html", data)
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "payerkb_codes.html", data)
 
 
 @_view
@@ -157,20 +158,30 @@ async def code(request, datasette, fmt):
     if data is None:
         raise NotFound(f"{code_id!r} is not one of the NOC codes payerkb covers. "
                           "The codes page lists them.")
-    return _json(data) if fmt == ".json" else await _html(datasette, request, "code.html", data)
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "payerkb_code.html", data)
 
 
 @_view
 async def compare(request, datasette, fmt):
-    # payers=a,b (links, API) or payers=a&payers=b (the form's multiple select)
+    # payers=a,b (links, API) or payers=a&payers=b (the form's checkboxes)
     payers_arg = ",".join(request.args.getlist("payers"))
     code_arg = (request.args.get("code") or "J3590").strip()
     if not payers_arg and fmt != ".json":
         data = {"form_only": True, "code": code_arg.upper()}
-    else:
+    elif fmt == ".json":
         data = await _query(datasette, _compare, payers_arg.split(","), code_arg)
+    else:
+        try:
+            data = await _query(datasette, _compare, payers_arg.split(","), code_arg)
+        except (BadRequest, NotFound) as exc:
+            # the form again, with what to change and the payers already ticked
+            chosen = [p.strip() for p in payers_arg.split(",") if p.strip()]
+            data = {"form_only": True, "code": code_arg.upper(), "error": str(exc), "chosen": chosen}
+            data["choices"] = await _query(datasette, _choices)
+            status = 404 if isinstance(exc, NotFound) else 400
+            return await _html(datasette, request, "payerkb_compare.html", data, status=status)
     data["choices"] = await _query(datasette, _choices)
-    return _json(data) if fmt == ".json" else await _html(datasette, request, "compare.html", data)
+    return _json(data) if fmt == ".json" else await _html(datasette, request, "payerkb_compare.html", data)
 
 
 def _payer_page(conn, payer_id, code, date=None):
@@ -197,47 +208,59 @@ def _choices(conn):
     }
 
 
-MATRIX_CSV_COLUMNS = ["payer_id", "payer_name", "payer_type", "states", "jurisdiction"]
+def _matrix(conn, *args, **kwargs):
+    try:
+        return queries.matrix(conn, *args, **kwargs)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def matrix_csv(data: dict) -> str:
+    """The matrix as CSV: the payer_matrix view's columns (db/matrix.py), states space-separated."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    topics = data["topics"]
+    writer.writerow(matrix_cells.columns(topics))
+    for p in data["payers"]:
+        writer.writerow([p["id"], p["name"], p["payer_type"], " ".join(p["states"]), p["jurisdiction"] or ""]
+                        + [p["cells"][t] for t in topics] + [p["drug_list_drugs"]]
+                        + [p["footing"][t] or "" for t in topics])
+    return out.getvalue()
 
 
 @_view
 async def matrix(request, datasette, fmt):
-    data = await _query(datasette, queries.matrix, _param(request, "payer_type", PAYER_TYPES), _state(request))
+    # the CSV is every payer the filters keep; the page and its JSON go MATRIX_PAGE_SIZE at a time
+    _page(request)  # checked for the CSV too, which ignores it
+    data = await _query(datasette, _matrix, _param(request, "payer_type", PAYER_TYPES), _state(request),
+                        _param(request, "code"), _param(request, "setting"), _param(request, "date"),
+                        page=_page(request) if fmt != ".csv" else None)
     if fmt == ".json":
         return _json(data)
     if fmt == ".csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(MATRIX_CSV_COLUMNS + data["topics"])
-        for p in data["payers"]:
-            writer.writerow([p["id"], p["name"], p["payer_type"], " ".join(p["states"]), p["jurisdiction"] or ""]
-                            + [p["cells"][t] for t in data["topics"]])
-        return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
+        return Response(matrix_csv(data), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="payerkb-matrix.csv"'})
-    data["csv_url"] = _url_with(request).replace("/-/matrix", "/-/matrix.csv", 1)
+    data["csv_url"] = _url_with(request, page=None).replace("/-/matrix", "/-/matrix.csv", 1)
     data["labels"] = REQUIREMENT_LABELS
-    return await _html(datasette, request, "matrix.html", data)
+    # the claim context the cells were narrowed to, passed on to the payer pages they link to
+    data["context_query"] = urlencode([(k, data["filters"][k]) for k in ("code", "date", "setting")
+                                       if data["filters"][k]])
+    return await _html(datasette, request, "payerkb_matrix.html", data)
 
 
 @_view
 async def changes(request, datasette, fmt):
     kind = _param(request, "kind", tuple(CHANGE_KIND_LABELS))
     payer_id = _param(request, "payer")
-    if fmt == ".atom":
-        data = await _query(datasette, queries.changes, kind, payer_id, limit=50)
-        base = public_base(datasette) or ""  # never the request's Host header
-        feed = atom_feed(
-            data["changes"],
-            feed_url=base + _url_with(request),
-            page_url=base + _url_with(request).replace("/-/changes.atom", "/-/changes", 1),
-            base_url=base,
-        )
-        return Response(feed, content_type="application/atom+xml; charset=utf-8")
+    if fmt == ".atom":  # an alias of the changes_feed canned query's .atom (payerkb/web/pages_feed.py)
+        return await changes_feed.changes_atom(request, datasette)
     data = await _query(datasette, queries.changes, kind, payer_id, page=_page(request))
+    data["changes"] = await changes_feed.shape_changes(datasette, data["changes"])
     if fmt == ".json":
         return _json(data)
     data["atom_url"] = _url_with(request, page=None).replace("/-/changes", "/-/changes.atom", 1)
-    return await _html(datasette, request, "changes.html", data)
+    data["feed_query_path"] = datasette.urls.database(kb_database(datasette).name) + "/" + changes_feed.FEED_QUERY
+    return await _html(datasette, request, "payerkb_changes.html", data)
 
 
 ROUTES: list = [

@@ -136,6 +136,7 @@ def rule_details(rule: dict) -> list[tuple[str, str]]:
 TEMPLATE_HELPERS = {
     "topic_label": lambda v: label(TOPIC_LABELS, v),
     "requirement_label": lambda v: label(REQUIREMENT_LABELS, v),
+    "requirement_labels": REQUIREMENT_LABELS,
     "flag_label": lambda v: label(FLAG_LABELS, v),
     "payer_type_label": lambda v: label(PAYER_TYPE_LABELS, v),
     "setting_label": lambda v: label(SETTING_LABELS, v),
