@@ -6,120 +6,18 @@ One model per kind of file. Field names here are the column names of the public 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal
-from urllib.parse import urlparse
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
-
-TOPICS = (
-    "prior_auth",
-    "invoice",
-    "pricing",
-    "ndc",
-    "narrative",
-    "units",
-    "modifiers",
-    "documentation",
-    "submission",
-    "coding",
+# The vocabulary and the field types live at the bottom of the house (formats/), where scrapers/
+# and payerkb/ read them too; imported here so `db.schema.TOPICS` and friends keep working.
+from formats.fields import SLUG, HcpcsCode, HttpUrl, IsoDate, Slug, Text  # noqa: F401
+from formats.vocabulary import (  # noqa: F401
+    DRUG_REQUIREMENTS, DRUG_STATUSES, DRUG_TOPICS, EXCEPTIONS, NARRATIVE_ELEMENTS, NDC_FORMATS,
+    NDC_UNIT_QUALIFIERS, ORIGINS, PAYER_TYPES, PRICING_BASES, REQUIREMENTS, SETTINGS, STATUSES,
+    SUBMISSION_CHANNELS, TOPICS, UNIT_RULES, US_STATES,
 )
-PAYER_TYPES = (
-    "medicare_national",
-    "medicare_mac",
-    "medicare_advantage",
-    "commercial",
-    "bcbs",
-    "medicaid_ffs",
-    "medicaid_mco",
-    "tricare",
-    "other",
-)
-SETTINGS = ("professional", "outpatient_facility", "asc", "dme", "any")
-REQUIREMENTS = ("required", "conditional", "not_required", "unknown")
-STATUSES = ("sourced", "conflicting", "unconfirmed", "superseded", "needs_review")
-ORIGINS = ("manual", "scraped")
-PRICING_BASES = (
-    "asp",
-    "asp_noc_file",
-    "wac",
-    "awp",
-    "invoice",
-    "fee_schedule",
-    "ndc_fee_schedule",
-    "billed_charges",
-    "manual_review",
-)
-UNIT_RULES = ("one_unit", "per_payer_billing_unit", "ndc_units", "per_container", "per_descriptor")
-NDC_UNIT_QUALIFIERS = ("UN", "ML", "GR", "F2", "ME")
-NDC_FORMATS = ("11_digit_no_separators", "5-4-2_with_dashes")
-NARRATIVE_ELEMENTS = (
-    "drug_name",
-    "dose",
-    "strength",
-    "route",
-    "ndc",
-    "frequency",
-    "date",
-    "unit_of_measure",
-    "manufacturer",
-    "units_to_dose",
-    "vial_type",
-)
-SUBMISSION_CHANNELS = ("paper", "electronic", "either")
-# Cases a rule's own source puts outside the rule (the claim check does not hold such a line to it).
-EXCEPTIONS = (
-    "compounded",  # compounded drugs
-    "packaged_opps",  # packaged (not separately payable) drugs on hospital outpatient claims
-    "packaged_asc",  # packaged drugs on ambulatory surgical center claims
-    "fqhc_rhc",  # claims of federally qualified health centers and rural health clinics
-    "overfill",  # drug beyond the amount on the label
-    "radiopharmaceutical",
-    "imaging_agent",
-    "intravitreal_bevacizumab",  # bevacizumab (Avastin) given into the eye
-)
-US_STATES = (
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP"
-).split()
-
-
-def _check_date(value: str) -> str:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"dates are written YYYY-MM-DD, got {value!r}")
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a real calendar date") from None
-    return value
-
-
-def _check_url(value: str) -> str:
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"source URLs must be http(s) addresses, got {value!r}")
-    if any(ch.isspace() for ch in value):
-        raise ValueError(f"a URL cannot contain spaces: {value!r}")
-    return value
-
-
-def _check_hcpcs(value: str) -> str:
-    if not re.fullmatch(r"[A-V][0-9]{4}", value):
-        raise ValueError(
-            f"{value!r} is not a HCPCS Level II code (a letter A-V and four digits, e.g. J3590)"
-        )
-    return value
-
-
-IsoDate = Annotated[str, AfterValidator(_check_date)]
-HttpUrl = Annotated[str, AfterValidator(_check_url)]
-Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
-HcpcsCode = Annotated[str, AfterValidator(_check_hcpcs)]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class Strict(BaseModel):
@@ -355,16 +253,6 @@ class ScrapedFile(Strict):
 
 # --- Drugs billed on NOC codes, and payers' rules about them (policies/drugs/, policies/drug-rules/) ---
 
-DRUG_TOPICS = (
-    "prior_auth",  # the drug needs prior authorization (clinical review) when billed on a NOC code
-    "step_therapy",  # the drug is preferred / non-preferred in a medical step-therapy program
-    "quantity_limit",  # the drug is held to a quantity limit
-    "billing_unit",  # the unit one billed unit of the NOC code stands for (Medicaid bulletins)
-    "rate",  # the payer's rate per billing unit
-    "ndc_units",  # how NDC units are reported for this drug
-)
-DRUG_REQUIREMENTS = ("required", "conditional", "not_required")
-DRUG_STATUSES = ("sourced", "conflicting", "superseded", "needs_review")
 Ndc11 = Annotated[str, Field(pattern=r"^\d{5}-\d{4}-\d{2}$", description="NDC in 5-4-2 form")]
 CriteriaId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]{0,39}$")]
 
