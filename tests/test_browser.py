@@ -134,7 +134,19 @@ def test_matrix_to_payer_to_source(page, server):
 
 def test_compare_two_payers(page, server):
     page.goto(server + "/-/compare")
-    page.get_by_label("Payers (pick two or more)").select_option(["medicare-palmetto-jj", "medicare-cms"])
+    # a checklist, narrowed by typing: no Ctrl-click
+    every = page.locator("#compare-checklist li").count()
+    page.get_by_label("Narrow the list").fill("palmetto")
+    visible = page.locator("#compare-checklist li:visible")
+    assert 1 <= visible.count() < every
+    assert all("palmetto" in t.lower() for t in visible.all_inner_texts())
+    page.get_by_label("Palmetto GBA, Jurisdiction J (JJ)", exact=False).check()
+    page.get_by_label("Narrow the list").fill("fee-for-service national")
+    page.get_by_label("Medicare fee-for-service (CMS, national)", exact=False).check()
+    page.get_by_label("Narrow the list").fill("")
+    assert page.locator("#compare-checklist li:visible").count() == every
+    assert page.locator("#compare-count").inner_text() == "2 ticked"
+    assert page.locator("#compare-checklist input:checked").count() == 2
     page.get_by_label("Code").select_option("J3590")
     with page.expect_navigation():
         page.get_by_role("button", name="Compare").click()
@@ -150,6 +162,45 @@ def test_compare_two_payers(page, server):
     diff_bg = differs.first.locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor")
     assert same_bg != diff_bg
     shot(page, "compare")
+
+
+def test_compare_without_javascript_and_with_one_payer(browser, server):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.goto(server + "/-/compare")
+    assert not pg.get_by_label("Narrow the list").is_visible()  # the filter box needs JavaScript
+    pg.locator('#compare-checklist input[value="medicare-cms"]').check()
+    with pg.expect_navigation() as navigation:
+        pg.get_by_role("button", name="Compare").click()
+    # one payer: the form again, with what to do, and the payer still ticked
+    assert navigation.value.status == 400
+    assert "at least two" in pg.locator(".pk-error").inner_text()
+    assert pg.locator('#compare-checklist input[value="medicare-cms"]').is_checked()
+    pg.locator('#compare-checklist input[value="medicare-palmetto-jj"]').check()
+    with pg.expect_navigation() as navigation:
+        pg.get_by_role("button", name="Compare").click()
+    assert navigation.value.status == 200 and pg.locator("table.pk-compare").is_visible()
+    context.close()
+
+
+def test_matrix_filter_form_narrows_to_a_code_and_marks_footing(page, server):
+    page.goto(server + "/-/matrix")
+    page.get_by_label("Code").select_option("J3590")
+    page.get_by_label("Setting").select_option("professional")
+    page.get_by_label("Date of service").fill("2026-03-01")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show").click()
+    assert "code=J3590" in page.url and "setting=professional" in page.url and "date=2026-03-01" in page.url
+    assert page.get_by_label("Code").input_value() == "J3590"
+    # every cell that has a rule says how firm it is; an unconfirmed one is drawn differently
+    cells = page.locator("table.pk-matrix td.cell:not(.req-unknown)")
+    assert cells.count() > 0
+    assert cells.count() == page.locator("table.pk-matrix td.cell:not(.req-unknown) .pk-foot").count()
+    unconfirmed = page.locator("td.cell.foot-unconfirmed a").first
+    official = page.locator("td.cell.foot-official a").first
+    assert unconfirmed.evaluate("e => getComputedStyle(e).backgroundImage") != official.evaluate(
+        "e => getComputedStyle(e).backgroundImage")
+    shot(page, "matrix-j3590-professional")
 
 
 def _tab_until(page, predicate: str, limit: int) -> int:
