@@ -60,25 +60,35 @@ class DrugIndex:
     drugs: dict[str, dict] = field(default_factory=dict)
     by_ndc: dict[str, str] = field(default_factory=dict)
     names: list[tuple[str, set[str]]] = field(default_factory=list)  # (normalised name, drug ids), longest first
+    by_first_word: dict[str, list[tuple[int, list[str]]]] = field(default_factory=dict)  # -> (place in names, words)
     rules: dict[str, list[DrugRule]] = field(default_factory=dict)
     drug_sources: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     def names_in(self, text: str | None) -> list[set[str]]:
         """For each drug name found in the text (whole words, the longest name winning where names
         overlap: "Vyvgart Hytrulo" is not also "Vyvgart"), the drugs that carry that name."""
+        words = normalize(text).split()
+        hits = []  # (longest name first, then by name, then by place) as names are tried in that order
+        for at, word in enumerate(words):
+            for rank, parts in self.by_first_word.get(word, ()):
+                if words[at:at + len(parts)] == parts:
+                    hits.append((rank, at, len(parts)))
+        hits.sort()
+        taken: set[int] = set()
         found: list[set[str]] = []
-        words = f" {normalize(text)} "
-        taken = [False] * len(words)
-        for name, ids in self.names:
-            start = words.find(f" {name} ")
-            while start != -1:
-                span = range(start + 1, start + 1 + len(name))
-                if not any(taken[i] for i in span):
-                    for i in span:
-                        taken[i] = True
-                    found.append(ids)
-                start = words.find(f" {name} ", start + 1)
+        for rank, at, size in hits:
+            span = range(at, at + size)
+            if taken.isdisjoint(span):
+                taken.update(span)
+                found.append(self.names[rank][1])
         return found
+
+    def index_words(self) -> None:
+        """by_first_word from names (once they are all in)."""
+        self.by_first_word = {}
+        for rank, (name, _) in enumerate(self.names):
+            parts = name.split()
+            self.by_first_word.setdefault(parts[0], []).append((rank, parts))
 
     def find_by_name(self, *texts: str | None) -> tuple[str | None, set[str]]:
         """(the one drug the first text that names any drug points at, or None; every drug it
@@ -112,6 +122,7 @@ def _index(kb, conn) -> DrugIndex | None:
                     if len(key) >= MIN_NAME:
                         names.setdefault(key, set()).add(row["id"])
             index.names = sorted(names.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+            index.index_words()
             index.by_ndc = {r["ndc11"]: r["drug_id"] for r in _rows(conn, "select drug_id, ndc11 from drug_ndcs")}
             for r in _rows(conn, """select ds.drug_id, s.url, s.doc_date from drug_sources ds
                                     join sources s on s.id = ds.source_id
