@@ -10,14 +10,15 @@ Kinds of change (newest first is the natural order; the table is written in that
 - source_dated: the date a source shows (sources.doc_date).
 - page_changed: a scraper fetched a page whose content differs from the last fetch (fetches.changed).
 
-Ids are stable hashes of what the row says, so feeds (Atom entry ids) do not churn across builds.
+Ids are UUIDs made from what the row says (uuid5), so they are stable across builds and a feed's
+entry id (urn:uuid:<id>) does not churn.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import sqlite3
+import uuid
 from pathlib import Path
 
 import sqlite_utils
@@ -40,9 +41,13 @@ LIST_FIELDS = ("codes", "claim_field", "modifiers", "ndc_unit_qualifiers", "narr
                "narrative_rejects", "denial_codes", "exceptions", "sources")
 
 
+# Change ids are UUIDs (name-based, from what the change says), so a feed entry's id is urn:uuid:<id>.
+ID_NAMESPACE = uuid.UUID("0b6c2f52-5a8e-4d0e-8f3c-8a1d6e2f9c47")
+
+
 def change_id(row: dict) -> str:
     key = json.dumps([row.get(k) for k in ("kind", "changed_at", "rule_id", "source_id", "url", "detail")])
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return str(uuid.uuid5(ID_NAMESPACE, key))
 
 
 def _now() -> str:
@@ -102,6 +107,8 @@ def _value(col: str, raw):
         except ValueError:
             return raw
         return value if isinstance(value, list) else raw
+    if isinstance(raw, float) and raw.is_integer():  # REAL columns: 500.0 is told as 500
+        return int(raw)
     return raw
 
 

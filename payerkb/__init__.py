@@ -5,5 +5,5 @@ serves payerkb/templates/ and payerkb/static/; the hooks live in payerkb/plugin.
 """
 from payerkb.plugin import (  # noqa: F401
     asgi_wrapper, extra_body_script, extra_css_urls, extra_js_urls, extra_template_vars,
-    prepare_connection, register_routes, skip_csrf,
+    prepare_connection, register_output_renderer, register_routes, render_cell, skip_csrf,
 )

@@ -68,6 +68,24 @@ def extra_css_urls(request):
     return [_web()[2].record_asset_urls(request, r, "styles_src") for r in results or []]
 
 
+@hookimpl(wrapper=True)
+def register_output_renderer(datasette):
+    """datasette-atom's .atom renderer, on payerkb's database with links from the configured public
+    URL (never the Host header) and a true subtitle on the changes feed (payerkb/web/pages_feed.py)."""
+    results = yield
+    import payerkb.web.pages_feed as pages_feed
+
+    return pages_feed.wrap_renderers(results)
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """Compact JSON lists and links to payerkb's payer pages in payerkb's tables (payerkb/web/cells.py)."""
+    import payerkb.web.cells as cells
+
+    return cells.render_cell(row, value, column, table, database, datasette)
+
+
 @hookimpl
 def skip_csrf(datasette, scope):
     """POST /-/check is a read-only computation called by other programs: no CSRF token needed."""

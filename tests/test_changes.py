@@ -1,6 +1,7 @@
 """The `changes` table: rule diffs between builds (kept across rebuilds), dates, changed pages."""
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -81,6 +82,31 @@ def test_a_changed_value_is_described_old_to_new(policies_copy, tmp_path):
     build(policies_copy, out)
     changed = [r for r in changes(out, "rule_changed") if r["rule_id"] == rule["id"]]
     assert changed and "status: sourced -> superseded" in changed[0]["detail"]
+    assert {"field": "status", "old": "sourced", "new": "superseded"} in json.loads(changed[0]["fields"])
+
+
+def test_a_list_field_is_told_as_what_was_added_and_removed(policies_copy, tmp_path):
+    """A rule that drops a code: both lists, old and new, in fields; detail names what went."""
+    out = tmp_path / "kb.db"
+    build(policies_copy, out)
+    db = sqlite_utils.Database(out)
+    rule = next(db.query(
+        "select r.id, r.file, r.line, r.codes from rules r where r.origin = 'manual' and r.group_id is null "
+        "and r.file like '%payers/%' and r.codes = '[\"C9399\", \"J3490\", \"J3590\", \"J9999\"]' order by r.id limit 1"))
+    db.close()
+    path = policies_copy / rule["file"].rsplit("policies/", 1)[1]
+    lines = path.read_text().splitlines(keepends=True)
+    for i in range(rule["line"] - 1, len(lines)):
+        if lines[i].strip().startswith("codes:"):
+            assert "J3490" in lines[i], lines[i]
+            lines[i] = lines[i].split("codes:")[0] + "codes: [C9399, J3590, J9999]\n"
+            break
+    path.write_text("".join(lines))
+    build(policies_copy, out)
+    [changed] = [r for r in changes(out, "rule_changed") if r["rule_id"] == rule["id"]]
+    assert json.loads(changed["fields"]) == [
+        {"field": "codes", "old": ["C9399", "J3490", "J3590", "J9999"], "new": ["C9399", "J3590", "J9999"]}]
+    assert changed["detail"] == "codes: removed J3490"
 
 
 def test_a_changed_page_shows_up_after_a_rebuild(policies_copy, tmp_path):

@@ -346,29 +346,7 @@ async def test_changes_page_newest_first_with_filters(pages):
     assert beta["changes"][0]["payer_name"] == "Beta State Medicaid"
 
 
-async def test_changes_atom_feed_is_valid_atom_newest_first(pages):
-    r = await pages.client.get("/-/changes.atom")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
-    feed = ET.fromstring(r.content)
-    assert feed.tag == f"{ATOM}feed"
-    for required in ("id", "title", "updated", "author"):
-        assert feed.find(f"{ATOM}{required}") is not None, required
-    assert feed.find(f"{ATOM}link[@rel='self']").get("href").endswith("/-/changes.atom")
-    entries = feed.findall(f"{ATOM}entry")
-    updated = [e.find(f"{ATOM}updated").text for e in entries]
-    assert updated == ["2026-03-01T09:30:00Z", "2026-01-05T00:00:00Z", "2025-12-31T00:00:00Z"]
-    assert feed.find(f"{ATOM}updated").text == updated[0]
-    for e in entries:
-        assert e.find(f"{ATOM}id").text.startswith("urn:uuid:")
-        # a source's own URL, or a path on this site (relative: the Host header is never copied)
-        assert e.find(f"{ATOM}title").text and e.find(f"{ATOM}link").get("href").startswith(("http", "/-/"))
-    assert len({e.find(f"{ATOM}id").text for e in entries}) == 3
-    # markup in the data is text in the feed, and survives the round trip
-    assert entries[0].find(f"{ATOM}summary").text == 'now says <script>alert("x")</script> & more'
-    assert entries[1].find(f"{ATOM}link").get("href").endswith("/-/payers/alpha-health")
-    assert [e.find(f"{ATOM}title").text for e in entries] == [
-        "Alpha prior authorization list", "invoice rule added", "WAC pricing"]
-    assert [e.find(f"{ATOM}category").get("term") for e in entries] == ["page_changed", "rule_added", "rule_effective"]
+# The Atom feed (/-/changes.atom, the changes_feed canned query through datasette-atom): tests/test_changes_feed.py
 
 
 async def test_changes_without_a_changes_table(no_changes_db, metadata):

@@ -1,0 +1,76 @@
+"""How Datasette's own table and row pages show payerkb's cells (the render_cell hook).
+
+Only in payerkb's database; every other database's cells are Datasette's own.
+- A JSON list of short values (rules.codes, modifiers, states ...) is one line, not a 20-line
+  JSON cell: up to LIST_SHOWN values as "J3590, J3490", a longer list folded into a <details>
+  whose summary names the first few and the count ("J3590, J3490, J3591 and 15 more").
+- payer_id links to payerkb's own page for the payer (/-/payers/<id>), beside the link to the
+  payers row Datasette gives a foreign key.
+"""
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from markupsafe import Markup, escape
+
+from payerkb.web.guard import find_database
+
+LIST_SHOWN = 4
+LIST_SUMMARY = 3
+SHORT_VALUE = 40  # longer list items (sentences) keep Datasette's own display
+
+
+def _short_list(value) -> list | None:
+    """The value as a list of short scalars, when it is a JSON list of them."""
+    if not isinstance(value, str) or not value.startswith("[") or not value.endswith("]"):
+        return None
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(items, list) or not all(
+            isinstance(i, (str, int, float)) and len(str(i)) <= SHORT_VALUE for i in items):
+        return None
+    return [str(i) for i in items]
+
+
+def compact_list(items: list[str]) -> Markup:
+    if not items:
+        return Markup('<span class="pk-empty">(none)</span>')
+    if len(items) <= LIST_SHOWN:
+        return escape(", ".join(items))
+    head = ", ".join(items[:LIST_SUMMARY])
+    return Markup('<details class="pk-list"><summary>{} and {} more</summary>{}</details>').format(
+        head, len(items) - LIST_SUMMARY, ", ".join(items))
+
+
+def payer_link(datasette, database: str, value) -> Markup | None:
+    """payer_id as a link to the payerkb payer page, then to its payers row (Datasette's link)."""
+    label = None
+    if isinstance(value, dict):  # Datasette expanded the foreign key: {"value": id, "label": name}
+        value, label = value.get("value"), value.get("label")
+    if not isinstance(value, str) or not value:
+        return None
+    page = datasette.urls.path(f"/-/payers/{quote(value, safe='')}")
+    row = datasette.urls.row(database, "payers", quote(value, safe=""))
+    return Markup('<a href="{}" title="payerkb\'s page for this payer">{}</a> '
+                  '<span class="pk-meta">(<a href="{}">row</a>)</span>').format(
+        page, label if label and label != value else value, row)
+
+
+async def _render(value, column, database, datasette):
+    kb = await find_database(datasette)
+    if kb is None or kb.name != database:
+        return None
+    if column == "payer_id":
+        return payer_link(datasette, database, value)
+    items = _short_list(value)
+    return compact_list(items) if items is not None else None
+
+
+def render_cell(row, value, column, table, database, datasette):
+    # cheap tests first: most cells are neither a payer id nor a JSON list
+    if column == "payer_id" or (isinstance(value, str) and value[:1] == "[" and value[-1:] == "]"):
+        return _render(value, column, database, datasette)
+    return None
