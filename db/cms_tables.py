@@ -11,10 +11,7 @@ from pathlib import Path
 import sqlite_utils
 
 from db.errors import BuildError
-from scrapers.cms.kinds import KINDS
-from scrapers.cms.store import ManifestError, load_manifest, load_rows
-
-CMS_FOLDER = Path("reference") / "cms"
+from formats.cms import FOLDER as CMS_FOLDER, FORMATS as KINDS, ManifestError, load_manifest, load_rows
 
 CMS_FILES_COLUMNS = {
     "id": str, "kind": str, "table_name": str, "quarter": str, "effective_from": str,

@@ -4,7 +4,8 @@ coverage articles; and add the `scraped_disagreements` view.
 - policies/scraped/fetch-log.jsonl -> `fetches` (one row per fetch, oldest first)
 - policies/scraped/records/<source>.yml -> `documents`, `coverage_articles`, `coverage_article_codes`
 
-(The scraped rules themselves, policies/scraped/<source>.yml, are loaded by db/build.py.)
+Their formats are formats/scraped.py's, which the scrapers write with. (The scraped rules
+themselves, policies/scraped/<source>.yml, are loaded by db/build.py.)
 Every table exists even when nothing was scraped yet. A record that does not fit stops the
 build with `file:line: message`, and the previous database keeps serving.
 """
@@ -12,89 +13,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
 
 import sqlite_utils
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from db.errors import BuildError
-from db.schema import HcpcsCode, HttpUrl, IsoDate
 from db.validate import Problem, display_path
 from db.yamlload import PolicyYAMLError, line_of, load_yaml
-
-FETCH_LOG = "fetch-log.jsonl"
-RECORDS = "records"
-Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-FLAG_NAMES = ("unlisted_drugs", "ndc", "wastage")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class FetchRow(_Strict):
-    scraper: str
-    url: HttpUrl
-    fetched_at: str
-    status_code: int | None = None
-    sha256: Sha | None = None
-    changed: bool = False
-    from_cache: bool = False
-    fixture: bool = False
-    error: str | None = None
-
-
-class Document(_Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=120)]
-    scraper: str
-    payer_id: str | None = None
-    publisher: str
-    title: Annotated[str, Field(min_length=1, max_length=400)]
-    number: str | None = None
-    url: HttpUrl
-    format: Literal["html", "pdf"]
-    doc_date: IsoDate | None = None
-    effective_date: IsoDate | None = None
-    status: str | None = None
-    flags: list[Literal[FLAG_NAMES]] = Field(default_factory=list)
-    index_url: HttpUrl | None = None
-    retrieved: IsoDate
-    sha256: Sha | None = None
-    fixture: bool = False
-
-
-class CoverageArticle(_Strict):
-    id: Annotated[str, Field(pattern=r"^A\d{5}$")]
-    article_id: int
-    version: int
-    title: str
-    contractor: str
-    contract_type: str | None = None
-    payer_ids: list[str] = Field(default_factory=list)
-    effective_date: IsoDate | None = None
-    updated_on: IsoDate | None = None
-    retirement_date: IsoDate | None = None
-    url: HttpUrl | None = None
-    noc_codes: list[HcpcsCode] = Field(default_factory=list)
-    retrieved: IsoDate
-    sha256: Sha | None = None
-    fixture: bool = False
-
-
-class CoverageArticleCode(_Strict):
-    article_id: str
-    code: HcpcsCode  # HCPCS Level II only: CPT rows (and the AMA's descriptors) never get here
-    group_num: int = 0
-    description: str | None = None
-    is_noc: bool = False
-
-
-class RecordsFile(_Strict):
-    scraper: str
-    retrieved: str
-    documents: list[Document] = Field(default_factory=list)
-    coverage_articles: list[CoverageArticle] = Field(default_factory=list)
-    coverage_article_codes: list[CoverageArticleCode] = Field(default_factory=list)
+from formats.scraped import FETCH_LOG, FLAG_NAMES, RECORDS, FetchRecord, RecordsFile
 
 
 def _create(db: sqlite_utils.Database) -> None:
@@ -130,7 +56,7 @@ def _problems_from(exc: ValidationError, raw, path: str, offset: int = 0) -> lis
     return out
 
 
-def read_fetch_log(path: Path) -> tuple[list[FetchRow], list[Problem]]:
+def read_fetch_log(path: Path) -> tuple[list[FetchRecord], list[Problem]]:
     rows, problems = [], []
     if not path.exists():
         return rows, problems
@@ -139,7 +65,7 @@ def read_fetch_log(path: Path) -> tuple[list[FetchRow], list[Problem]]:
         if not line.strip():
             continue
         try:
-            rows.append(FetchRow.model_validate(json.loads(line)))
+            rows.append(FetchRecord.model_validate(json.loads(line)))
         except ValueError as exc:
             if isinstance(exc, ValidationError):
                 problems.extend(_problems_from(exc, None, shown, n))

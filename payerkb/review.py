@@ -29,8 +29,8 @@ import yaml
 
 from db import schema
 from db.validate import Located, Policies, load_policies
-from scrapers.writer import REVIEW_LOG as LOG_NAME
-from scrapers.writer import write_text_atomic
+from formats.files import write_atomic as write_text_atomic
+from formats.scraped import REVIEW_LOG as LOG_NAME
 
 SCRAPED_DIR = Path("scraped") / "drug-rules"
 REVIEW_LOG = Path("scraped") / LOG_NAME

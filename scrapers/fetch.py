@@ -18,17 +18,18 @@ import email.utils
 import hashlib
 import ipaddress
 import json
-import os
 import socket
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlencode, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
+
+from formats.files import write_atomic
+from formats.scraped import FetchRecord
 
 MAX_BODY_BYTES = 20 * 2**20
 MAX_ROBOTS_BYTES = 512 * 1024
@@ -82,24 +83,6 @@ class Fetched:
         return self.fetched_at[:10]
 
 
-@dataclass
-class FetchRecord:
-    """One line of the fetch log (policies/scraped/fetch-log.jsonl)."""
-
-    scraper: str
-    url: str
-    fetched_at: str
-    status_code: int | None
-    sha256: str | None
-    changed: bool
-    from_cache: bool
-    fixture: bool
-    error: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-
 def resolve_host(host: str) -> list[str]:
     """The addresses a host name resolves to ([] when it does not resolve: the request will fail anyway)."""
     try:
@@ -129,18 +112,6 @@ def full_url(url: str, params: dict | None) -> str:
     if not params:
         return url
     return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ResponseCache:
@@ -175,8 +146,8 @@ class ResponseCache:
             "last_modified": headers.get("last-modified"),
             "content_type": headers.get("content-type"),
         }
-        _atomic_write(body, content)
-        _atomic_write(meta, json.dumps(info, indent=1).encode())
+        write_atomic(body, content)
+        write_atomic(meta, json.dumps(info, indent=1).encode())
 
 
 class Fetcher:
@@ -459,8 +430,11 @@ class Fetcher:
         return parser
 
     def _record(self, url, status, digest, changed, from_cache, fixture, error) -> None:
-        self.log.append(FetchRecord(self.scraper, url, now_iso(), status, digest, bool(changed),
-                                    bool(from_cache), bool(fixture), error))
+        # model_construct: the log records every fetch as it happened, even of an address the
+        # build refuses (it then says which line); formats/scraped.py is the line's format.
+        self.log.append(FetchRecord.model_construct(
+            scraper=self.scraper, url=url, fetched_at=now_iso(), status_code=status, sha256=digest,
+            changed=bool(changed), from_cache=bool(from_cache), fixture=bool(fixture), error=error))
 
 
 def _is_ip(host: str) -> bool:

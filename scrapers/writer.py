@@ -1,10 +1,11 @@
 """Write what a source yielded into policies/scraped/ (or another folder), never half a file.
 
 - <out>/<source>.yml: the rules and their sources (db/schema.py `ScrapedFile`),
-- <out>/records/<source>.yml: documents and coverage articles (loaded by db/scraped_tables.py),
+- <out>/records/<source>.yml: documents and coverage articles (formats/scraped.py `RecordsFile`),
 - <out>/drug-rules/<source>.yml: candidate drug rules (db/schema.py `ScrapedDrugFile`), never served:
   `payerkb review` moves the ones a person accepts into policies/drug-rules/,
-- <out>/fetch-log.jsonl: one line per fetch, appended (the history change tracking reads).
+- <out>/fetch-log.jsonl: one line per fetch (formats/scraped.py `FetchRecord`), appended (the
+  history change tracking reads).
 
 Each file is written to a temporary file beside it and renamed into place, so a crash or a
 failed source leaves the last good file. Before writing, records are checked against what
@@ -14,19 +15,16 @@ never meets a scraped rule it would refuse: unknown values are dropped and repor
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from scrapers.fetch import FetchRecord
+from formats.files import write_atomic as write_text_atomic
+from formats.scraped import FETCH_LOG, REVIEW_LOG, FetchRecord
 from scrapers.registry import ScrapeResult
 
 REPO_SCRAPED = Path(__file__).resolve().parent.parent / "policies" / "scraped"
-FETCH_LOG = "fetch-log.jsonl"
-REVIEW_LOG = "review-log.jsonl"  # written by `payerkb review`: candidates accepted or rejected
 HEADER = ("# Written by `payerkb scrape {name}`; do not edit: the next run replaces it.\n"
           "# Scraped rules wait for review (status needs_review); facts are confirmed by copying\n"
           "# them into policies/payers/ or policies/groups/ with a person's check.\n")
@@ -114,20 +112,6 @@ def _fit_drug_rules(result: ScrapeResult, vocab: Vocabulary) -> None:
 def is_knowledge_base(out_dir: Path) -> bool:
     out = Path(out_dir).resolve()
     return out in {REPO_SCRAPED.resolve(), (Path.cwd() / "policies" / "scraped").resolve()}
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _yaml(data: dict) -> str:

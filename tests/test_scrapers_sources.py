@@ -8,6 +8,7 @@ import pytest
 import responses
 import yaml
 
+from formats import files
 from scrapers import registry, writer
 from scrapers.fetch import Fetcher, ResponseCache
 from scrapers.registry import api_url
@@ -206,7 +207,7 @@ def test_writer_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(writer.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)  # the one atomic write, formats/files.py
     with pytest.raises(OSError):
         writer.write_text_atomic(target, "half")
     assert target.read_text() == "good: 1\n"

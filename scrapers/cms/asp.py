@@ -2,7 +2,8 @@
 Drugs"): one row per HCPCS code with its payment limit per dosage unit for the quarter."""
 from __future__ import annotations
 
-from scrapers.cms.base import ASP_PAGE, code, tabular_kind
+from formats.cms import FORMATS
+from scrapers.cms.base import code, tabular_kind
 from scrapers.cms.common import Column, number
 
 COLUMNS = [
@@ -19,13 +20,8 @@ COLUMNS = [
     Column("notes", r"notes?", required=False),
 ]
 
-FIELDS = {
-    "hcpcs": str, "short_descriptor": str, "hcpcs_dosage": str, "payment_limit": float,
-    "coinsurance_pct": float, "vaccine_awp_pct": float, "vaccine_limit": float,
-    "blood_awp_pct": float, "blood_limit": float, "clotting_factor": str, "notes": str,
-}
+FORMAT = FORMATS["asp"]  # table, CSV columns, period: formats/cms.py
 
 KIND = tabular_kind(
-    name="asp", table="asp_payment_limits", label="ASP payment limit file", source_url=ASP_PAGE,
-    columns=COLUMNS, fields=FIELDS,
+    FORMAT, columns=COLUMNS,
 )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-from scrapers.cms.base import ASP_PAGE, code, tabular_kind
+from formats.cms import FORMATS
+from scrapers.cms.base import code, tabular_kind
 from scrapers.cms.common import Column, Table, ndc_parts, number
 
 COLUMNS = [
@@ -23,11 +24,7 @@ COLUMNS = [
     Column("bill_units_pkg", r"billunitspkg|billable units per 11-digit ndc", number),
 ]
 
-FIELDS = {
-    "hcpcs": str, "short_descriptor": str, "labeler": str, "ndc": str, "ndc_542": str,
-    "alternate_id": str, "drug_name": str, "hcpcs_dosage": str, "pkg_size": float,
-    "pkg_qty": float, "bill_units": float, "bill_units_pkg": float,
-}
+FORMAT = FORMATS["crosswalk"]  # table, CSV columns, period: formats/cms.py
 
 OTHER_CROSSWALK = re.compile(r"\b(AWP|OPPS|PrEP)\b", re.IGNORECASE)
 
@@ -47,6 +44,5 @@ def _other_crosswalk(table: Table, preamble: list[str]) -> str | None:
 
 
 KIND = tabular_kind(
-    name="crosswalk", table="ndc_hcpcs_crosswalk", label="ASP NDC-HCPCS crosswalk",
-    source_url=ASP_PAGE, columns=COLUMNS, fields=FIELDS, finish=_split_ndc, refuse=_other_crosswalk,
+    FORMAT, columns=COLUMNS, finish=_split_ndc, refuse=_other_crosswalk,
 )

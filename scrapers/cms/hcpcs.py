@@ -6,7 +6,8 @@ skipped: this table is codes only.
 """
 from __future__ import annotations
 
-from scrapers.cms.base import HCPCS_PAGE, RELEASE_PERIOD, Kind, code, tabular_kind
+from formats.cms import FORMATS
+from scrapers.cms.base import Kind, code, tabular_kind
 from scrapers.cms.common import (
     CMSFileError,
     Column,
@@ -18,12 +19,8 @@ from scrapers.cms.common import (
     yyyymmdd,
 )
 
-FIELDS = {
-    "hcpcs": str, "long_descriptor": str, "short_descriptor": str, "pricing_indicator": str,
-    "multiple_pricing_indicator": str, "coverage_code": str, "statute": str, "asc_group": str,
-    "processing_note": str, "betos": str, "add_date": str, "action_effective_date": str,
-    "term_date": str, "action_code": str,
-}
+FORMAT = FORMATS["hcpcs"]  # table, CSV columns, period: formats/cms.py
+FIELDS = FORMAT.fields
 
 # 1-based inclusive positions from the CMS record layout (HCPCS2019_recordlayout.txt).
 POSITIONS = {
@@ -101,8 +98,7 @@ COLUMNS = [
 ]
 
 _XLSX = tabular_kind(
-    name="hcpcs", table="hcpcs_codes", label="HCPCS alpha-numeric file", source_url=HCPCS_PAGE,
-    columns=COLUMNS, fields=FIELDS, period=RELEASE_PERIOD,
+    FORMAT, columns=COLUMNS,
 )
 
 
@@ -134,7 +130,6 @@ def _missing() -> str:
 
 
 KIND = Kind(
-    name="hcpcs", table="hcpcs_codes", label="HCPCS alpha-numeric file", source_url=HCPCS_PAGE,
-    period=RELEASE_PERIOD, fields=FIELDS, match=_match, parse=_parse, missing=_missing,
+    FORMAT, match=_match, parse=_parse, missing=_missing,
     prefer=("xlsx", "txt", "csv", "xls"),
 )

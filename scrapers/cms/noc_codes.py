@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 
-from scrapers.cms.base import HCPCS_PAGE, RELEASE_PERIOD, Kind, code, tabular_kind
+from formats.cms import FORMATS
+from scrapers.cms.base import Kind, code, tabular_kind
 from scrapers.cms.common import (
     CMSFileError, Column, Parsed, Table, keep_code, resolve_period, text, yyyymmdd,
 )
 
-FIELDS = {"hcpcs": str, "long_descriptor": str, "add_date": str, "term_date": str}
+FORMAT = FORMATS["noc-codes"]  # table, CSV columns, period: formats/cms.py
 
 COLUMNS = [
     Column("hcpcs", r"hcpcs( code)?", code, label="hcpcs"),
@@ -20,8 +21,7 @@ COLUMNS = [
 ]
 
 _GRID = tabular_kind(
-    name="noc-codes", table="hcpcs_noc_codes", label="HCPCS NOC code list", source_url=HCPCS_PAGE,
-    columns=COLUMNS, fields=FIELDS, period=RELEASE_PERIOD,
+    FORMAT, columns=COLUMNS,
 )
 
 PRN_HEADER = re.compile(r"^\s*HCPCS\s+LONG DESCRIPTION\s+ADD DATE", re.IGNORECASE)
@@ -74,7 +74,6 @@ def _parse(t: Table, how, quarter: str | None) -> Parsed:
 
 
 KIND = Kind(
-    name="noc-codes", table="hcpcs_noc_codes", label="HCPCS NOC code list", source_url=HCPCS_PAGE,
-    period=RELEASE_PERIOD, fields=FIELDS, match=_match, parse=_parse, missing=_GRID.missing,
+    FORMAT, match=_match, parse=_parse, missing=_GRID.missing,
     prefer=("xlsx", "txt", "csv", "xls"),
 )

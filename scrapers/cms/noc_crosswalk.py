@@ -2,7 +2,8 @@
 drug generic name (the file has no HCPCS column)."""
 from __future__ import annotations
 
-from scrapers.cms.base import ASP_PAGE, tabular_kind
+from formats.cms import FORMATS
+from scrapers.cms.base import tabular_kind
 from scrapers.cms.common import Column, ndc_parts, number
 
 COLUMNS = [
@@ -17,11 +18,7 @@ COLUMNS = [
     Column("bill_units_pkg", r"billunitspkg|billable units per 11-digit ndc", number, required=False),
 ]
 
-FIELDS = {
-    "drug_generic_name": str, "labeler": str, "ndc": str, "ndc_542": str, "alternate_id": str,
-    "drug_name": str, "dosage": str, "pkg_size": float, "pkg_qty": float, "bill_units": float,
-    "bill_units_pkg": float,
-}
+FORMAT = FORMATS["noc-crosswalk"]  # table, CSV columns, period: formats/cms.py
 
 
 def _split_ndc(row: dict) -> dict:
@@ -30,6 +27,5 @@ def _split_ndc(row: dict) -> dict:
 
 
 KIND = tabular_kind(
-    name="noc-crosswalk", table="noc_ndc_crosswalk", label="ASP NOC NDC-HCPCS crosswalk",
-    source_url=ASP_PAGE, columns=COLUMNS, fields=FIELDS, code_column=None, finish=_split_ndc,
+    FORMAT, columns=COLUMNS, code_column=None, finish=_split_ndc,
 )

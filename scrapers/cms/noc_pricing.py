@@ -2,7 +2,8 @@
 of their own (billed under J3490, J3590, J9999 ...). Rows are keyed by drug name, not by code."""
 from __future__ import annotations
 
-from scrapers.cms.base import ASP_PAGE, tabular_kind
+from formats.cms import FORMATS
+from scrapers.cms.base import tabular_kind
 from scrapers.cms.common import Column, number
 
 COLUMNS = [
@@ -12,9 +13,8 @@ COLUMNS = [
     Column("notes", r"notes?", required=False),
 ]
 
-FIELDS = {"drug_name": str, "dosage": str, "payment_limit": float, "notes": str}
+FORMAT = FORMATS["noc-pricing"]  # table, CSV columns, period: formats/cms.py
 
 KIND = tabular_kind(
-    name="noc-pricing", table="noc_pricing", label="ASP NOC pricing file", source_url=ASP_PAGE,
-    columns=COLUMNS, fields=FIELDS, code_column=None,
+    FORMAT, columns=COLUMNS, code_column=None,
 )

@@ -2,7 +2,8 @@
 departments (the SI tells whether a NOC drug is packaged, paid separately or not paid)."""
 from __future__ import annotations
 
-from scrapers.cms.base import OPPS_PAGE, code, tabular_kind
+from formats.cms import FORMATS
+from scrapers.cms.base import code, tabular_kind
 from scrapers.cms.common import Column, number, text
 
 
@@ -23,13 +24,8 @@ COLUMNS = [
     Column("changed", r"indicates a change", _flag, required=False),
 ]
 
-FIELDS = {
-    "hcpcs": str, "short_descriptor": str, "status_indicator": str, "apc": str,
-    "relative_weight": float, "payment_rate": float, "national_unadjusted_copayment": float,
-    "minimum_unadjusted_copayment": float, "pass_through_expires": int, "changed": int,
-}
+FORMAT = FORMATS["opps"]  # table, CSV columns, period: formats/cms.py
 
 KIND = tabular_kind(
-    name="opps", table="opps_status_indicators", label="OPPS Addendum B", source_url=OPPS_PAGE,
-    columns=COLUMNS, fields=FIELDS,
+    FORMAT, columns=COLUMNS,
 )
