@@ -23,6 +23,8 @@ from datasette.app import Datasette
 from datasette.plugins import pm
 from datasette.utils.asgi import Response
 
+import sites
+
 SECRET = "test-citizen-secret"
 SECURITY_HEADERS = {"content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy",
                     "cross-origin-opener-policy", "permissions-policy", "access-control-allow-origin"}
@@ -112,6 +114,9 @@ def other_db(tmp_path_factory):
         insert into docs (body) values ('one fish'), ('two fish');
         create virtual table docs_fts using fts5(body, content=docs, content_rowid=id);
         insert into docs_fts (rowid, body) select id, body from docs;
+        -- cells payerkb renders in its own database (payer_id, JSON lists): Datasette's here
+        create table claims (id integer primary key, payer_id text, codes text);
+        insert into claims (payer_id, codes) values ('aetna', '["J3590", "J3490", "J3591", "C9399", "J9999"]');
     """)
     conn.commit()
     conn.close()
@@ -126,6 +131,9 @@ BASE_METADATA = {
         "names": {"sql": "select name from t order by id"},
         # looks like payerkb's search results (kind, id, snippet): payerkb must not render it
         "lookalike": {"sql": "select 'rule' as kind, 'x' as id, 'a «b» c' as snippet"},
+        # a datasette-atom feed: payerkb's wrapper of the renderer leaves it alone
+        "feed": {"sql": "select 'urn:uuid:' || id as atom_id, '2026-01-0' || id || 'T00:00:00Z' as atom_updated, "
+                        "name as atom_title, '/other/t/' || id as atom_link from t"},
     }}},
 }
 
@@ -148,8 +156,8 @@ def make(paths, metadata, settings=None) -> Datasette:
     counts are exact, not subject to Datasette's 10 ms counting limit)."""
     mutable = [str(p) for p in paths if p.name == "other.db"]
     immutable = [str(p) for p in paths if p.name != "other.db"]
-    return Datasette(mutable, immutables=immutable, metadata=copy.deepcopy(metadata), settings=settings or {},
-                     secret=SECRET)
+    return sites.datasette(immutable, files=mutable, metadata=copy.deepcopy(metadata), settings=settings or {},
+                           secret=SECRET)
 
 
 def actors(ds) -> dict[str, tuple[dict, dict]]:
@@ -173,6 +181,7 @@ REQUESTS = [
     ("HEAD", "/other/t"), ("OPTIONS", "/other/t.json"), ("PUT", "/other/t"), ("GET", "/-/static/app.css"),
     ("GET", "/favicon.ico"), ("GET", "/other/docs?_search=fish"), ("GET", "/other/docs.json?_search=%22"),
     ("GET", "/other/docs?_search=fish%20OR"), ("GET", "/other/lookalike"), ("GET", "/other/lookalike.json"),
+    ("GET", "/other/claims"), ("GET", "/other/claims/1"), ("GET", "/other/feed"), ("GET", "/other/feed.atom"),
 ]
 # Datasette's home page: payerkb's own home page replaces it on a payerkb instance only.
 HOME_REQUESTS = [("GET", "/"), ("HEAD", "/"), ("OPTIONS", "/"), ("PUT", "/"), ("PATCH", "/"), ("DELETE", "/"),

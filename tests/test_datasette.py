@@ -93,3 +93,59 @@ async def test_pricing_at_percent_of_wac_is_queryable(ds):
     r = await ds.client.get("/payerkb/pricing_basis_by_payer_type.json?_shape=array&payer_type=&basis=wac")
     rows = r.json()
     assert rows and all(row["pricing_basis"] == "wac" for row in rows)
+
+
+# --- Datasette's own pages of payerkb's tables (payerkb/web/cells.py, metadata.yml) ----------------
+
+def _cell(html: str, column: str) -> str:
+    import re
+
+    match = re.search(rf'<td class="col-{column}[^"]*"[^>]*>(.*?)</td>', html, re.S)
+    assert match, f"no {column} cell"
+    return match.group(1)
+
+
+@pytest.mark.asyncio
+async def test_rules_table_shows_codes_compactly(ds, built_db):
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(built_db)
+    rid, codes = conn.execute("select id, codes from rules where json_array_length(codes) > 10 order by id limit 1").fetchone()
+    codes = json.loads(codes)
+    page = (await ds.client.get(f"/payerkb/rules?id={rid}")).text
+    cell = _cell(page, "codes")
+    assert "[&#34;" not in cell and '["' not in cell and "&quot;" not in cell  # no JSON in the cell
+    assert f"<summary>{', '.join(codes[:3])} and {len(codes) - 3} more</summary>" in cell
+    assert ", ".join(codes) in cell  # every code, one line, inside the folded list
+    short_id, short = conn.execute("select id, codes from rules where json_array_length(codes) = 2 limit 1").fetchone()
+    row = (await ds.client.get(f"/payerkb/rules/{short_id}")).text
+    assert _cell(row, "codes").strip() == ", ".join(json.loads(short))
+    # the JSON twin keeps the stored value
+    data = (await ds.client.get(f"/payerkb/rules/{short_id}.json?_shape=array")).json()
+    assert data[0]["codes"] == short
+
+
+@pytest.mark.asyncio
+async def test_rule_row_page_links_to_the_payerkb_payer_page(ds):
+    page = (await ds.client.get("/payerkb/rules/medicare-palmetto-jj--narrative-professional")).text
+    cell = _cell(page, "payer_id")
+    assert 'href="/-/payers/medicare-palmetto-jj"' in cell and 'href="/payerkb/payers/medicare-palmetto-jj"' in cell
+    assert (await ds.client.get("/-/payers/medicare-palmetto-jj")).status_code == 200
+    table = (await ds.client.get("/payerkb/rules?payer_id=medicare-palmetto-jj&_size=1")).text
+    assert 'href="/-/payers/medicare-palmetto-jj"' in _cell(table, "payer_id")
+
+
+@pytest.mark.asyncio
+async def test_empty_tables_say_why_they_are_empty(ds, built_db, metadata):
+    import sqlite_utils
+
+    db = sqlite_utils.Database(built_db)
+    tables = metadata["databases"]["payerkb"]["tables"]
+    empty = [t for t in db.table_names() if not t.endswith(("_fts", "_fts_data", "_fts_idx", "_fts_docsize",
+                                                              "_fts_config")) and db[t].count == 0]
+    for name in empty:
+        description = tables[name]["description"]
+        assert "Empty until" in description or "Empty while" in description or "Empty when" in description, name
+        page = (await ds.client.get(f"/payerkb/{name}")).text
+        assert description.split("Empty")[1][:40] in page.replace("&#39;", "'").replace("&#96;", "`"), name
