@@ -10,6 +10,7 @@ Only in payerkb's database; every other database's cells are Datasette's own.
 from __future__ import annotations
 
 import json
+import weakref
 from urllib.parse import quote
 
 from markupsafe import Markup, escape
@@ -40,9 +41,19 @@ def compact_list(items: list[str]) -> Markup:
         return Markup('<span class="pk-empty">(none)</span>')
     if len(items) <= LIST_SHOWN:
         return escape(", ".join(items))
-    head = ", ".join(items[:LIST_SUMMARY])
-    return Markup('<details class="pk-list"><summary>{} and {} more</summary>{}</details>').format(
-        head, len(items) - LIST_SUMMARY, ", ".join(items))
+    head, every = escape(", ".join(items[:LIST_SUMMARY])), escape(", ".join(items))
+    return Markup(f'<details class="pk-list"><summary>{head} and {len(items) - LIST_SUMMARY} more</summary>'
+                  f'{every}</details>')
+
+
+_paths: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # Datasette -> {database: (page, row) prefixes}
+
+
+def _prefixes(datasette, database: str) -> tuple[str, str]:
+    known = _paths.setdefault(datasette, {})
+    if database not in known:
+        known[database] = (datasette.urls.path("/-/payers/"), datasette.urls.table(database, "payers") + "/")
+    return known[database]
 
 
 def payer_link(datasette, database: str, value) -> Markup | None:
@@ -52,11 +63,11 @@ def payer_link(datasette, database: str, value) -> Markup | None:
         value, label = value.get("value"), value.get("label")
     if not isinstance(value, str) or not value:
         return None
-    page = datasette.urls.path(f"/-/payers/{quote(value, safe='')}")
-    row = datasette.urls.row(database, "payers", quote(value, safe=""))
-    return Markup('<a href="{}" title="payerkb\'s page for this payer">{}</a> '
-                  '<span class="pk-meta">(<a href="{}">row</a>)</span>').format(
-        page, label if label and label != value else value, row)
+    page, row = _prefixes(datasette, database)
+    slug = escape(quote(value, safe=""))
+    text = escape(label if label and label != value else value)
+    return Markup(f'<a href="{page}{slug}" title="payerkb&#39;s page for this payer">{text}</a> '
+                  f'<span class="pk-meta">(<a href="{row}{slug}">row</a>)</span>')
 
 
 async def _render(value, column, database, datasette):
