@@ -14,8 +14,10 @@ warnings, and says so. Bad input raises ClaimInputError naming the field.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
+from formats.vocabulary import NDC_UNIT_QUALIFIERS
 import payerkb.advisor as advisor
 import payerkb.ndc as ndclib
 from payerkb.check_drugs import check_drug_rules
@@ -29,7 +31,6 @@ CHECKED_TOPICS = ("coding", "ndc", "narrative", "units", "modifiers", "invoice",
 REMINDER_TOPICS = ("pricing", "documentation", "submission")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 TOPIC_RANK = {t: i for i, t in enumerate(TOPIC_ORDER)}
-NDC_UNIT_QUALIFIERS = ("UN", "ML", "GR", "F2", "ME")
 STATUS_NOTES = {
     "conflicting": "sources disagree on this rule",
     "unconfirmed": "unconfirmed: no source backs this rule yet",
@@ -56,6 +57,8 @@ ROUTE = re.compile(
     r"subcutaneous(?:ly)?|intravitreal|intrathecal|intradermal|intra-?articular|intravesical|"
     r"intralesional|intraocular|oral(?:ly)?|inhal\w*|topical|ophthalmic|infusion|injection)\b", re.I)
 NDC_IN_TEXT = re.compile(r"(?<!\d)(?:N4)?(\d{5}-?\d{4}-?\d{2}|\d{4}-\d{4}-\d{2}|\d{5}-\d{3}-\d{2}|\d{5}-\d{4}-\d)(?!\d)", re.I)
+LEADING_NAME = re.compile(r"\s*([A-Za-z][A-Za-z\- ]*?)(?=\s*\d|\s*$|,)")
+PER_ML = re.compile(r"\s*/\s*ml", re.I)
 NAME_WORD = re.compile(r"[A-Za-z][A-Za-z\-]{2,}")
 NON_NAME_WORDS = {"ndc", "per", "dose", "total", "via", "and", "the", "for", "with", "vial", "vials",
                   "units", "unit", "given", "drug"}
@@ -473,28 +476,42 @@ def _noc_pricing(ctx: _Line) -> None:
     kb = ctx.kb
     if ctx.ndc is None or "noc_ndc_crosswalk" not in kb.tables:
         return
-    row = ctx.conn.execute(
-        "select quarter, effective_from, drug_generic_name, dosage, bill_units_pkg from noc_ndc_crosswalk "
-        "where ndc = ? order by quarter desc limit 1", [ctx.ndc.ndc_11]).fetchone()
-    if row is None:
+    ndc = ctx.ndc.ndc_11
+    if ndc not in kb.noc_prices:
+        if len(kb.noc_prices) >= NDCS_KEPT:
+            kb.noc_prices.clear()
+        kb.noc_prices[ndc] = _noc_price(kb, ctx.conn, ndc)
+    found = kb.noc_prices[ndc]
+    if found is None:
         return
-    quarter, effective_from, name, dosage, per_pkg = row
-    per_pkg = _number(per_pkg)
-    limit = None
-    if "noc_pricing" in kb.tables:
-        hit = ctx.conn.execute("select payment_limit from noc_pricing where drug_name = ? and quarter = ?",
-                               [name, quarter]).fetchone()
-        limit = _number(hit[0]) if hit else None
-    url = None
-    if "cms_files" in kb.tables:
-        hit = ctx.conn.execute("select source_url from cms_files where kind = 'noc-crosswalk' and quarter = ?",
-                               [quarter]).fetchone()
-        url = hit[0] if hit else None
+    quarter, effective_from, name, dosage, per_pkg, limit, url = found
     ctx.add("info", "pricing",
             f"CMS's NOC NDC-HCPCS crosswalk ({quarter}) lists NDC {ctx.ndc.ndc_542} as {name}, billed per {dosage}"
             + (f" ({per_pkg:g} billing units a package)" if per_pkg else "")
             + (f"; the NOC pricing file's payment limit is ${limit:g} per {dosage}." if limit is not None else "."),
             source_url=url, as_of=effective_from, basis=f"noc_ndc_crosswalk {quarter}")
+
+
+def _noc_price(kb: Knowledge, conn, ndc: str) -> tuple | None:
+    """(quarter, effective_from, drug name, dosage, billing units a package, payment limit, source URL)
+    of an NDC in the newest quarter of CMS's NOC crosswalk, or None when it is not there."""
+    row = conn.execute(
+        "select quarter, effective_from, drug_generic_name, dosage, bill_units_pkg from noc_ndc_crosswalk "
+        "where ndc = ? order by quarter desc limit 1", [ndc]).fetchone()
+    if row is None:
+        return None
+    quarter, effective_from, name, dosage, per_pkg = row
+    limit = None
+    if "noc_pricing" in kb.tables:
+        hit = conn.execute("select payment_limit from noc_pricing where drug_name = ? and quarter = ?",
+                           [name, quarter]).fetchone()
+        limit = _number(hit[0]) if hit else None
+    url = None
+    if "cms_files" in kb.tables:
+        hit = conn.execute("select source_url from cms_files where kind = 'noc-crosswalk' and quarter = ?",
+                           [quarter]).fetchone()
+        url = hit[0] if hit else None
+    return quarter, effective_from, name, dosage, _number(per_pkg), limit, url
 
 
 def _opps(ctx: _Line) -> None:
@@ -588,8 +605,12 @@ def _elements_found(ctx: _Line, text: str) -> dict[str, bool]:
 
 
 def _rejected(text: str, wording: str) -> bool:
-    pattern = r"\s*".join(re.escape(part) for part in wording.split())
-    return re.search(pattern, text, re.I) is not None
+    return _wording(wording).search(text) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _wording(wording: str) -> re.Pattern:
+    return re.compile(r"\s*".join(re.escape(part) for part in wording.split()), re.I)
 
 
 NARRATIVE_ORDER = ("drug_name", "dose", "strength", "unit_of_measure", "route", "ndc", "frequency", "date",
@@ -694,12 +715,12 @@ def _propose_narrative(ctx: _Line, rules: list[Rule]) -> str | None:
     text = claim.narrative or ""
     name = claim.drug_name
     if not name and text:
-        m = re.match(r"\s*([A-Za-z][A-Za-z\- ]*?)(?=\s*\d|\s*$|,)", text)
+        m = LEADING_NAME.match(text)
         name = m.group(1).strip() if m and m.group(1).strip().lower() not in NON_NAME_WORDS else None
     dose = claim.dose
     if not dose and text:
         m = DOSE.search(text)
-        if m and not re.match(r"\s*/\s*ml", text[m.end():], re.I):  # a concentration is not a dose
+        if m and not PER_ML.match(text, m.end()):  # a concentration is not a dose
             dose = m.group(0)
     if not name or not dose:
         return None

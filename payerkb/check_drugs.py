@@ -22,8 +22,11 @@ TOPIC_WORDS = {"step_therapy": "step therapy", "quantity_limit": "a quantity lim
 _lock = threading.Lock()
 
 
+WORD = re.compile(r"[a-z0-9]+")
+
+
 def normalize(text: str | None) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", (text or "").lower()))
+    return " ".join(WORD.findall((text or "").lower()))
 
 
 @dataclass

@@ -123,6 +123,7 @@ class Knowledge:
         # worked out once per (payer, code, setting, date of service) and per (NDC, date): see payerkb/check.py
         self.scopes: dict[tuple, object] = {}
         self.ndc_lookups: dict[tuple, tuple] = {}
+        self.noc_prices: dict[str, tuple | None] = {}
 
     @staticmethod
     def _sources_by_id(conn) -> dict[str, SourceRef]:

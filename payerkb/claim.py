@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SETTINGS = ("professional", "outpatient_facility", "asc", "dme")
+from formats.vocabulary import CLAIM_SETTINGS as SETTINGS  # the settings a claim line can be in
+
 DRUG_KINDS = (
     "biologic", "drug", "antineoplastic", "oral_chemo", "oral_non_chemo", "oral_antiemetic",
     "rectal_antiemetic", "compounded", "immunosuppressive", "inhalation_dme", "non_inhalation_dme",
@@ -34,12 +35,18 @@ class ClaimInputError(ValueError):
         return {"ok": False, "error": self.message, "field": self.field, "errors": self.errors}
 
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+HCPCS_FORM = re.compile(r"[A-V][0-9]{4}")
+MODIFIER_FORM = re.compile(r"[A-Z0-9]{2}")
+LIST_SPLIT = re.compile(r"[\s,;]+")
+
+
 def _iso_date(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value.strip()):
         raise ValueError(f"write dates as YYYY-MM-DD (got {value!r})")
     try:
         return dt.date.fromisoformat(value.strip())
@@ -50,7 +57,7 @@ def _iso_date(value: Any) -> Any:
 def _modifier_list(value: Any) -> Any:
     # "JW,JZ" or "JW JZ" from a query string or a form; a list from JSON
     if isinstance(value, str):
-        return [m for m in re.split(r"[\s,;]+", value) if m]
+        return [m for m in LIST_SPLIT.split(value) if m]
     return value
 
 
@@ -102,7 +109,7 @@ class ClaimLine(BaseModel):
     @field_validator("hcpcs", mode="after")
     @classmethod
     def _hcpcs_form(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-V][0-9]{4}", value):
+        if not HCPCS_FORM.fullmatch(value):
             raise ValueError(f"{value!r} is not a HCPCS Level II code (a letter and four digits, e.g. J3590)")
         return value
 
@@ -112,7 +119,7 @@ class ClaimLine(BaseModel):
         out = []
         for m in value:
             m = m.strip().upper()
-            if not re.fullmatch(r"[A-Z0-9]{2}", m):
+            if not MODIFIER_FORM.fullmatch(m):
                 raise ValueError(f"{m!r} is not a modifier (two letters or digits, e.g. JZ)")
             out.append(m)
         return tuple(out)
