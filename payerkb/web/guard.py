@@ -58,7 +58,7 @@ ROUTE_TABLES: dict[str, tuple[str, ...]] = {
         "codes", "opps_status_indicators", "claim_fields", "payers", "payer_states", *_RULES, *_DRUG_RULES),
     r"^/-/compare(?P<format>\.json)?$": ("payers", *_RULES, "codes", "claim_fields"),
     r"^/-/matrix(?P<format>\.json|\.csv)?$": ("payers", "payer_states", "rules", "drug_rules"),
-    r"^/-/changes(?P<format>\.json|\.atom)?$": ("changes", "payers", "rules", "sources"),
+    r"^/-/changes(?P<format>\.json|\.atom)?$": ("changes", "payers", "rules", "sources", "payerkb_build"),
     r"^/-/search\.json$": _SEARCH,
     r"^/-/search$": _SEARCH,
     r"^/-/check(?P<format>\.json)?$": _CHECK,
