@@ -109,6 +109,13 @@ TOPIC_LABELS = {
     "submission": "Submission",
     "coding": "Coding (which code)",
 }
+STATUS_LABELS = {
+    "sourced": "sourced",
+    "conflicting": "conflicting",
+    "unconfirmed": "unconfirmed",
+    "superseded": "superseded",
+    "needs_review": "needs review",
+}
 REQUIREMENT_LABELS = {
     "required": "Required",
     "conditional": "Conditional",

@@ -30,6 +30,7 @@ import sqlite3
 from urllib.parse import urlencode
 
 from db.schema import TOPICS
+from formats.vocabulary import DRUG_TOPIC_LABELS
 import payerkb.ndc as ndclib
 from payerkb.check_kb import JSON_LISTS, Rule, knowledge
 from payerkb.claim import SETTINGS
@@ -52,9 +53,7 @@ UNIT_RULE_WORDS = {
     "ndc_units": "units as NDC units", "per_container": "1 unit per container",
     "per_descriptor": "units as the descriptor defines them",
 }
-DRUG_TOPIC_WORDS = {"prior_auth": "prior authorization", "step_therapy": "step therapy",
-                    "quantity_limit": "quantity limit", "billing_unit": "billing unit", "rate": "rate",
-                    "ndc_units": "NDC units"}
+DRUG_TOPIC_WORDS = DRUG_TOPIC_LABELS
 NDC_FORMAT_WORDS = {"11_digit_no_separators": "NDC as 11 digits, no dashes",
                     "5-4-2_with_dashes": "NDC as 5-4-2 with dashes"}
 FOOTINGS = ("official", "secondary only", "unconfirmed")

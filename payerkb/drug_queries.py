@@ -10,15 +10,8 @@ import re
 
 from db import matrix
 from db.as_of import stale_before
+from formats.vocabulary import DRUG_TOPIC_LABELS
 
-DRUG_TOPIC_LABELS = {
-    "prior_auth": "prior authorization",
-    "step_therapy": "step therapy",
-    "quantity_limit": "quantity limit",
-    "billing_unit": "billing unit",
-    "rate": "rate",
-    "ndc_units": "NDC units",
-}
 PA_REQUIREMENTS = ("required", "conditional")
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from formats.reference import noc_codes
+from formats.vocabulary import NDC_UNIT_QUALIFIERS, SETTINGS
 from scrapers.html import Section
 
 HCPCS = re.compile(r"\b([A-V]\d{4})\b")
-# Codes a rule may cover and denial codes it may cite; the writer keeps only those that
-# policies/reference/ knows, so the validator never meets an unknown one.
-NOC_CODES = ("J3590", "J3490", "J3591", "C9399", "J9999", "J7599", "J7699", "J7799", "J7999",
-             "J8499", "J8999", "J8498", "J8597", "J7199", "J1599", "A4641", "A9698", "A9699", "Q0181")
+# Codes a rule may cover: the NOC codes of policies/reference/codes.yml. Denial codes it may cite:
+# the writer keeps only those policies/reference/ knows, so the validator never meets an unknown one.
+NOC_CODES = noc_codes()
 DENIAL_CODES = ("CO-16", "M123", "N350", "M119", "N657", "MA130")
 
 FIELD_PATTERNS = (
@@ -192,7 +193,7 @@ def _codes_by_setting(texts: list[str], noc: set[str], default_setting: str) -> 
     tied = {c for s, codes in by.items() if s != default_setting for c in codes}
     fallback = [c for c in by.get(default_setting, [])] or [
         c for codes in by.values() for c in codes if c not in tied]
-    for setting in ("professional", "outpatient_facility", "asc", "dme", "any"):
+    for setting in SETTINGS:
         by.setdefault(setting, fallback)
     return by
 
@@ -214,7 +215,7 @@ def _read_sentence(col: _Collector, s: str, locator: str, codes: list[str], sett
         elif re.search(r"\b11[- ]digit|\beleven[- ]digit", s, re.I):
             f.values["ndc_format"] = "11_digit_no_separators"
         if re.search(r"qualifier|unit of measure|\bCTP\b", s, re.I):
-            f.add_list("ndc_unit_qualifiers", [q for q in ("UN", "ML", "GR", "F2", "ME") if re.search(rf"\b{q}\b", s)])
+            f.add_list("ndc_unit_qualifiers", [q for q in NDC_UNIT_QUALIFIERS if re.search(rf"\b{q}\b", s)])
         f.add_list("claim_fields", [x for x in fields if x in NDC_FIELDS])
         touched.append(f)
 

@@ -1,76 +1,13 @@
 """Human words for the codes stored in the database, used by the page templates."""
 from __future__ import annotations
 
-TOPIC_LABELS = {
-    "prior_auth": "Prior authorization",
-    "invoice": "Invoice",
-    "pricing": "Pricing",
-    "ndc": "NDC",
-    "narrative": "Narrative (drug description)",
-    "units": "Units",
-    "modifiers": "Modifiers (JW/JZ)",
-    "documentation": "Documentation",
-    "submission": "Submission",
-    "coding": "Coding (which code)",
-}
-REQUIREMENT_LABELS = {
-    "required": "Required",
-    "conditional": "Conditional",
-    "not_required": "Not required",
-    "unknown": "Unknown",
-    "conflicting": "Conflicting",
-    "varies": "Varies",
-    "drug_list": "By drug list",
-}
-FLAG_LABELS = {
-    "gap": "no source found",
-    "unconfirmed": "unconfirmed",
-    "conflicting": "conflicting",
-    "superseded": "superseded",
-    "needs_review": "needs review",
-    "stale": "stale source",
-    "scraped": "scraped",
-}
-PAYER_TYPE_LABELS = {
-    "medicare_national": "Medicare (national)",
-    "medicare_mac": "Medicare contractor (MAC)",
-    "medicare_advantage": "Medicare Advantage",
-    "commercial": "Commercial",
-    "bcbs": "Blue Cross Blue Shield",
-    "medicaid_ffs": "Medicaid fee-for-service",
-    "medicaid_mco": "Medicaid managed care",
-    "tricare": "TRICARE",
-    "other": "Other",
-}
-SETTING_LABELS = {
-    "professional": "professional claims",
-    "outpatient_facility": "hospital outpatient",
-    "asc": "ambulatory surgical center",
-    "dme": "DME",
-    "any": "any setting",
-}
-PRICING_LABELS = {
-    "asp": "ASP",
-    "asp_noc_file": "the CMS NOC pricing file",
-    "wac": "WAC",
-    "awp": "AWP",
-    "invoice": "the invoice",
-    "fee_schedule": "the payer's fee schedule",
-    "ndc_fee_schedule": "an NDC fee schedule",
-    "billed_charges": "billed charges",
-    "manual_review": "manual review",
-}
-UNIT_RULE_LABELS = {
-    "one_unit": "bill 1 unit",
-    "per_payer_billing_unit": "units of the payer's billing unit",
-    "ndc_units": "units as the NDC quantity",
-    "per_container": "units per container",
-    "per_descriptor": "units per the code descriptor",
-}
-NDC_FORMAT_LABELS = {
-    "11_digit_no_separators": "11 digits, no dashes",
-    "5-4-2_with_dashes": "5-4-2 with dashes",
-}
+from formats.vocabulary import (  # noqa: F401 - the vocabulary's labels, defined once there
+    NDC_FORMAT_LABELS, PAYER_TYPE_LABELS, PRICING_LABELS, REQUIREMENT_LABELS, SETTING_LABELS,
+    STATUS_LABELS, TOPIC_LABELS, UNIT_RULE_LABELS,
+)
+
+# A rule's badges: its status (sourced shows none), and what pages add (gap, stale, scraped).
+FLAG_LABELS = {"gap": "no source found", **STATUS_LABELS, "stale": "stale source", "scraped": "scraped"}
 CHANGE_KIND_LABELS = {
     "rule_added": "rule added",
     "rule_changed": "rule changed",
