@@ -68,6 +68,14 @@ DRUG_TOPIC_WORDS = {
     "ndc_units": "ndc units national drug code drugs",
 }
 
+def footing(origin: str | None, status: str | None) -> str:
+    """How firm a row is, for ranking: "sourced" (incl. conflicting and needs review), "unconfirmed"
+    (no source, or replaced by a newer rule: superseded), or "gap" (generated: no source found yet)."""
+    if origin == "gap":
+        return "gap"
+    return "unconfirmed" if status in ("unconfirmed", "superseded") else "sourced"
+
+
 # Rows that are not the answer a user wants first: generated gaps and replaced rules.
 # (Whoosh applies a document boost to its term weights, so BM25 lowers the score by less than this.)
 DOC_BOOSTS = {"gap": 0.5, "superseded": 0.4, "shadowed": 0.6}
@@ -147,6 +155,7 @@ def documents(conn: sqlite3.Connection, tokenize: Callable[[str], Iterable[str]]
             "note": rule["note"] or "",
             "payer_type": rule["payer_type"],
             "topic": rule["topic"],
+            "footing": footing(rule["origin"], rule["status"]),
             "meta": {k: rule[k] for k in ("setting", "requirement", "status", "origin", "as_of",
                                           "as_of_undated", "effective_from", "effective_to")}
                     | {"codes": codes, "states": states},
@@ -239,6 +248,7 @@ def _drug_rule_documents(conn, cited: dict[str, list[str]], vocabulary: set[str]
             "note": rule["note"] or "",
             "payer_type": rule["payer_type"],
             "topic": rule["topic"],
+            "footing": footing(None, rule["status"]),
             "meta": {k: rule[k] for k in ("setting", "requirement", "status", "origin", "as_of",
                                           "as_of_undated", "effective_from", "effective_to", "criteria_id",
                                           "reviewer", "drug_id")}

@@ -89,6 +89,7 @@ SCHEMA = Schema(
     # filters and facets (exact values)
     payer_type=ID(stored=True, sortable=True),
     topic=ID(stored=True, sortable=True),
+    footing=ID(),  # sourced / unconfirmed / gap (db.search_documents.footing): ranking tiers
     meta=STORED(),
 )
 

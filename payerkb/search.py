@@ -7,7 +7,7 @@ The words are read the way billing staff mean them: synonyms from policies/refer
 Medicaid program's name = "<state> medicaid"); words the index does not know are corrected
 ("invoce" -> "invoice", offered back as "did you mean") and also matched fuzzily; quoted
 "phrases", -exclusions and prefix* work. The Whoosh index lives in db/search_index.py, the
-ranking in db/search_rank.py.
+ranking in payerkb/search_rank.py.
 The answer is the JSON of /-/search.json (see docs/search.md); it never raises for bad input.
 """
 from __future__ import annotations
@@ -24,8 +24,9 @@ from markupsafe import escape
 from db import schema
 from db.search_documents import STATE_NAMES
 from db.search_index import IndexUnavailable, normalize
-from db.search_rank import FIELD_BOOSTS, Clause, Hit, Wording, open_search_index
-from payerkb.fts import clean
+from payerkb.search_rank import FIELD_BOOSTS, Clause, GapLine, Hit, Wording, open_search_index
+from payerkb.fts import MAX_CHARS, clean
+from formats.vocabulary import PAYER_TYPE_LABELS, TOPIC_LABELS
 
 DEFAULT_DB = Path("db/payerkb.db")
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
@@ -133,6 +134,7 @@ def thesaurus_for(db_path: Path) -> Thesaurus:
 @dataclass
 class Parsed:
     clauses: list[Clause] = field(default_factory=list)
+    dropped: int = 0  # clauses past MAX_CLAUSES, not searched
     corrections: dict[str, str] = field(default_factory=dict)  # typed word -> closest known word
     near: dict[str, list[str]] = field(default_factory=dict)  # typed word -> other known words near it
     expanded: dict[str, list[str]] = field(default_factory=dict)  # typed words -> synonyms used
@@ -174,6 +176,7 @@ def parse(text: str, thesaurus: Thesaurus, index) -> Parsed:
         else:
             free += [_Token(w) for w in words]
     parsed.clauses += _free_clauses(free, thesaurus, index, parsed)
+    parsed.dropped = max(0, len(parsed.clauses) - MAX_CLAUSES)
     parsed.clauses = parsed.clauses[:MAX_CLAUSES]
     return parsed
 
@@ -302,7 +305,48 @@ def _hit_json(hit: Hit) -> dict:
         "kind": meta.get("kind", "rule"), "drug_id": meta.get("drug_id"), "drug_name": meta.get("drug_name"),
         "criteria_id": meta.get("criteria_id"), "effective_from": meta.get("effective_from"),
         "effective_to": meta.get("effective_to"),
+        # every payer carrying this rule word for word (the first is payer_id), and their rule ids
+        "payers": [{"payer_id": pid, "payer_name": name} for pid, name in hit.payers],
+        "rule_ids": hit.rule_ids,
     }
+
+
+def gap_summary(payer_name: str, topics: list[str]) -> str:
+    words = [_in_sentence(TOPIC_LABELS.get(t, t.replace("_", " "))) for t in topics]
+    return f"No source found yet for {payer_name}'s {_listed(words)} rules on NOC drug claims."
+
+
+def _in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: "Invoice" -> "invoice", "NDC" stays."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _gap_json(line: GapLine) -> dict:
+    return {"payer_id": line.payer_id, "payer_name": line.payer_name, "payer_type": line.payer_type,
+            "topics": line.topics, "topic_labels": [TOPIC_LABELS.get(t, t) for t in line.topics],
+            "rule_ids": line.rule_ids,
+            "summary": gap_summary(line.payer_name, line.topics)}
+
+
+def facet_labels(facets: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
+    """The words to show for each facet value (payer types, topics and states in words)."""
+    named = {"payer_type": PAYER_TYPE_LABELS, "topic": TOPIC_LABELS, "state": STATE_NAMES}
+    return {name: {v: named[name].get(v, v) if name in named else v for v in values}
+            for name, values in facets.items()}
+
+
+def _cut_notes(query, parsed: Parsed) -> list[str]:
+    notes = []
+    if query is not None and len(str(query)) > MAX_CHARS:
+        notes.append(f"Your query was cut to its first {MAX_CHARS:,} characters.")
+    if parsed.dropped:
+        notes.append(f"Only the first {MAX_CLAUSES} terms of your query were searched "
+                     f"({parsed.dropped} left out).")
+    return notes
 
 
 def _suggestion(text: str, corrections: dict[str, str]) -> str | None:
@@ -319,7 +363,8 @@ def search(query: str | None, db_path: Path | str = DEFAULT_DB, *, payer_type=No
     """Ranked rules for a query, as the /-/search.json document. Never raises for bad input: what
     went wrong is in "message". with_pieces adds each hit's snippet as (text, matched) pairs."""
     text = clean(query).strip()
-    answer = {"query": text, "filters": {}, "total": 0, "hits": [], "facets": {f: {} for f in FILTERS},
+    answer = {"query": text, "filters": {}, "total": 0, "hits": [], "gaps": [], "gap_total": 0,
+              "facets": {f: {} for f in FILTERS}, "facet_labels": {f: {} for f in FILTERS},
               "suggestion": None, "expanded": {}, "message": None, "available": True}
     limit, limit_message = check_limit(limit)
     filters, problem = check_filters({"payer_type": payer_type, "topic": topic, "code": code, "state": state})
@@ -349,13 +394,18 @@ def search(query: str | None, db_path: Path | str = DEFAULT_DB, *, payer_type=No
         answer.update(available=False, message=f"The database {db_path} cannot be read ({exc}): run `payerkb build`.")
         return answer
     answer.update(
-        total=results.total, facets=results.facets, expanded=parsed.expanded,
-        suggestion=_suggestion(text, parsed.corrections),
+        total=results.total, facets=results.facets, facet_labels=facet_labels(results.facets),
+        expanded=parsed.expanded, suggestion=_suggestion(text, parsed.corrections),
         hits=[_hit_json(h) | ({"snippet_pieces": h.snippet} if with_pieces else {}) for h in results.hits],
+        gaps=[_gap_json(line) for line in results.gaps], gap_total=results.gap_total,
     )
-    notes = [limit_message] if limit_message else []
+    notes = ([limit_message] if limit_message else []) + _cut_notes(query, parsed)
     if not results.hits:
-        notes.append(f"No rules matched {text!r}" + (" with these filters." if filters else "."))
+        what = f"No rules matched {text!r}" + (" with these filters" if filters else "")
+        notes.append(what + ("; the payers listed have no source found yet for it." if results.gaps else "."))
+    elif results.gaps_match_more:
+        notes.append(f"No rule with a source matches all of {text!r}: {results.gaps[0].payer_name} has no "
+                     "source found yet for it (listed after the rules that match some of your words).")
     if results.stale:
         notes.append("The search index is older than the database; run `payerkb build` to refresh it.")
     answer["message"] = " ".join(notes) or None

@@ -52,8 +52,15 @@ def _print(answer: dict) -> None:
         click.secho(answer["message"], fg="yellow", err=True)
     if answer["suggestion"]:
         click.echo(f"Did you mean: {answer['suggestion']}")
-    if not answer["hits"]:
-        return
+    if answer["hits"]:
+        _print_hits(answer)
+    if answer["gaps"]:
+        click.echo(click.style("\nNo source found yet:", bold=True))
+        for gap in answer["gaps"]:
+            click.echo(f"   {gap['payer_name']}: {', '.join(gap['topic_labels'])}")
+
+
+def _print_hits(answer: dict) -> None:
     click.echo(f"{answer['total']} matching rules, best first:\n")
     for i, hit in enumerate(answer["hits"], 1):
         drug = f"{hit['drug_name']}, " if hit.get("kind") == "drug_rule" and hit.get("drug_name") else ""
@@ -65,11 +72,16 @@ def _print(answer: dict) -> None:
         snippet = "".join(click.style(t, fg="green", bold=True) if hit_ else t
                           for t, hit_ in hit["snippet_pieces"])
         click.echo(f"   {snippet}")
-        click.echo(click.style(f"   {hit['rule_id']}" + (f" · as of {hit['as_of']}" if hit["as_of"] else ""), dim=True))
-    facets = answer["facets"]
+        dated = (f" · undated, read {hit['as_of']}" if hit.get("as_of_undated") else f" · as of {hit['as_of']}") \
+            if hit["as_of"] else ""
+        click.echo(click.style(f"   {hit['rule_id']}{dated}", dim=True))
+        if len(hit["payers"]) > 1:
+            others = ", ".join(p["payer_name"] for p in hit["payers"][1:])
+            click.echo(click.style(f"   the same rule for {len(hit['payers']) - 1} more: {others}", dim=True))
+    facets, labels = answer["facets"], answer["facet_labels"]
     if facets.get("payer_type"):
-        top = ", ".join(f"{k} {v}" for k, v in list(facets["payer_type"].items())[:6])
+        top = ", ".join(f"{labels['payer_type'].get(k, k)} {v}" for k, v in list(facets["payer_type"].items())[:6])
         click.echo(click.style(f"\nby payer type: {top}", dim=True))
     if facets.get("topic"):
-        top = ", ".join(f"{k} {v}" for k, v in list(facets["topic"].items())[:6])
+        top = ", ".join(f"{labels['topic'].get(k, k)} {v}" for k, v in list(facets["topic"].items())[:6])
         click.echo(click.style(f"by topic: {top}", dim=True))

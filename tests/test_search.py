@@ -76,11 +76,63 @@ def test_quoted_phrase_excluded_word_and_prefix(built_db):
     assert any("<mark>authoriz" in h["snippet"].lower() for h in prefix["hits"])
 
 
-def test_gap_rows_rank_below_real_rules(built_db):
-    hits = search("invoice", built_db, limit=10)["hits"]
-    origins = [h["origin"] for h in hits]
-    assert origins[0] != "gap"
-    assert "gap" not in origins or origins.index("gap") > origins.index("manual")
+def test_gaps_are_one_line_per_payer_after_the_rules(built_db):
+    answer = search("prior auth j3590 aetna", built_db)
+    assert answer["hits"][0]["payer_id"] == "aetna" and answer["hits"][0]["topic"] == "prior_auth"
+    assert all(h["origin"] != "gap" for h in answer["hits"])  # no gap row among the answers
+    assert answer["gaps"] == []  # Aetna's prior auth is sourced; its other gaps match less
+    medicaid = search("prior auth j3590 medicaid", built_db)
+    payers = [g["payer_id"] for g in medicaid["gaps"]]
+    assert payers and len(payers) == len(set(payers))  # one line per payer
+    # listed gaps match as much of the query as the best rule: prior auth gaps only
+    assert {t for g in medicaid["gaps"] for t in g["topics"]} == {"prior_auth"}
+    aetna = next(g for g in search("j3590 aetna", built_db)["gaps"] if g["payer_id"] == "aetna")
+    assert len(aetna["topics"]) > 1 and len(aetna["rule_ids"]) == len(aetna["topics"])
+    assert aetna["summary"].startswith("No source found yet for Aetna")
+    assert medicaid["gap_total"] >= sum(len(g["rule_ids"]) for g in medicaid["gaps"])
+
+
+def test_only_gaps_matching_says_so(built_db):
+    answer = search("oscar", built_db)
+    assert not answer["hits"] and [g["payer_id"] for g in answer["gaps"]] == ["oscar"]
+    assert "no source found yet" in answer["message"]
+    # other payers' documentation rules answer part of the words; the message says why
+    partly = search("ambetter documentation", built_db)
+    assert partly["hits"] and partly["gaps"][0]["payer_id"].startswith("ambetter")
+    assert "Ambetter" in partly["message"] and "no source found yet" in partly["message"]
+
+
+def test_a_sourced_rule_ranks_above_an_unconfirmed_one_for_the_same_words(built_db):
+    hits = search("narrative", built_db, limit=100)["hits"]
+    footing = ["unconfirmed" if h["status"] in ("unconfirmed", "superseded") else "sourced" for h in hits]
+    assert "sourced" in footing and "unconfirmed" in footing
+    assert footing == sorted(footing, key=lambda f: f != "sourced")
+
+
+def test_a_rule_shared_by_contractors_is_one_hit_listing_them(built_db):
+    hits = search("c9399 ambulatory surgical center", built_db, limit=50)["hits"]
+    shared = [h for h in hits if len(h["payers"]) > 1]
+    assert shared and max(len(h["payers"]) for h in shared) >= 12
+    first = shared[0]
+    assert first["payers"][0]["payer_id"] == first["payer_id"] and len(first["rule_ids"]) == len(first["payers"])
+    keys = [(h["topic"], h["summary"], h["requirement"], h["status"], h["setting"]) for h in hits]
+    assert len(keys) == len(set(keys))
+
+
+def test_facet_values_come_with_words(built_db):
+    answer = search("ndc", built_db)
+    assert answer["facet_labels"]["payer_type"]["medicare_mac"] == "Medicare contractor (MAC)"
+    assert answer["facet_labels"]["topic"]["ndc"] == "NDC"
+    assert set(answer["facet_labels"]["state"]) == set(answer["facets"]["state"])
+    assert answer["facet_labels"]["state"].get("TX") == "Texas"
+
+
+def test_a_query_cut_for_length_says_so(built_db):
+    long = search("invoice " * 200, built_db)
+    assert "cut to its first 1,000 characters" in long["message"]
+    many = search(" ".join(f"word{i}" for i in range(30)) + " invoice", built_db)
+    assert "Only the first 24 terms" in many["message"]
+    assert search("invoice", built_db)["message"] is None
 
 
 # --- filters and facets -----------------------------------------------------------------------
@@ -96,7 +148,8 @@ def test_filters_narrow_and_facets_count_every_match(built_db):
     assert texas["hits"] and all("TX" in h["states"] for h in texas["hits"])
     coded = search("", built_db, code="j3590", topic="narrative", limit=100)
     assert coded["hits"] and all(h["topic"] == "narrative" and "J3590" in h["codes"] for h in coded["hits"])
-    assert len(coded["hits"]) == min(coded["total"], 100)
+    # a rule several payers share word for word is one hit listing them all
+    assert sum(len(h["rule_ids"]) for h in coded["hits"]) == coded["total"]
 
 
 @pytest.mark.parametrize("field, value", [("payer_type", "hmo"), ("topic", "billing"), ("code", "99213"),
@@ -220,6 +273,16 @@ async def test_search_page(ds):
     assert 'Did you mean <a href="/-/search?q=invoice">invoice</a>' in typo.text
     empty = await ds.client.get("/-/search")
     assert empty.status_code == 200 and "Type what you are looking for" in empty.text
+
+
+@pytest.mark.asyncio
+async def test_search_page_words_gaps_and_shared_rules(ds):
+    html = (await ds.client.get("/-/search?q=c9399+ambulatory+surgical+center")).text
+    assert ">Medicare contractor (MAC)</a>" in html and ">medicare_mac</a>" not in html  # facets in words
+    assert "The same rule for" in html and html.count('class="pk-shared"') >= 1
+    gaps = (await ds.client.get("/-/search?q=oscar")).text
+    assert "No source found yet" in gaps and 'href="/-/payers/oscar"' in gaps
+    assert gaps.index("No source found yet</h2>") > gaps.index("Search</h1>")
 
 
 @pytest.mark.asyncio

@@ -18,6 +18,7 @@ from payerkb.web.guard import served_database
 
 log = logging.getLogger(__name__)
 PARAMS = ("q",) + FILTERS + ("limit",)
+FACET_TITLES = {"payer_type": "Payer type", "topic": "Topic", "code": "Code", "state": "State"}
 
 
 def _database(datasette):
@@ -53,6 +54,10 @@ async def _answer(datasette, request) -> tuple[str | None, dict]:
         hit["payer_url"] = datasette.urls.path(f"/-/payers/{hit['payer_id']}")
         if hit.get("drug_id"):
             hit["drug_url"] = datasette.urls.path(f"/-/drugs/{hit['drug_id']}")
+        for payer in hit.get("payers", []):
+            payer["payer_url"] = datasette.urls.path(f"/-/payers/{payer['payer_id']}")
+    for gap in answer.get("gaps", []):
+        gap["payer_url"] = datasette.urls.path(f"/-/payers/{gap['payer_id']}")
     return db_name, answer
 
 
@@ -81,6 +86,7 @@ async def search_html(datasette, request):
         {
             "answer": answer,
             "facets": facets,
+            "facet_titles": FACET_TITLES,
             "active_filters": active,
             "suggestion_url": _link(request, q=answer["suggestion"]) if answer["suggestion"] else None,
             "json_url": datasette.urls.path("/-/search.json") + (f"?{request.query_string}" if request.query_string else ""),

@@ -31,7 +31,11 @@ MAX_CACHED_POSTINGS = 4_000_000  # term score arrays kept between queries (8 byt
 MAX_PREFIX_WORDS = 64
 FACETS = ("payer_type", "topic", "code", "state")
 # Facet values of code and state are read from the searchable codes and place fields.
-FACET_FIELDS = {"payer_type": "payer_type", "topic": "topic", "code": "codes", "state": "place", "kind": "kind"}
+FACET_FIELDS = {"payer_type": "payer_type", "topic": "topic", "code": "codes", "state": "place", "kind": "kind",
+                "footing": "footing"}
+# Hits read (stored fields) per hit shown, to fill the page after shared rules are merged.
+CANDIDATES_PER_HIT, MAX_CANDIDATES = 4, 800
+MAX_GAP_LINES, MAX_GAP_ROWS = 10, 300
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,32 @@ class Hit:
     snippet: list[tuple[str, bool]]  # (text, matched) pieces
     score: float
     meta: dict = field(default_factory=dict)
+    # A rule that several payers share word for word (a national rule each contractor carries)
+    # is one hit: every payer and rule id, the first being payer_id and rule_id.
+    payers: list[tuple[str, str]] = field(default_factory=list)
+    rule_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GapLine:
+    """One payer's matching generated gaps (no source found yet), as one line."""
+
+    payer_id: str
+    payer_name: str
+    payer_type: str
+    topics: list[str]
+    rule_ids: list[str]
 
 
 @dataclass
 class Results:
     hits: list[Hit]
-    total: int
+    total: int  # matching rules (gaps not counted)
     facets: dict[str, dict[str, int]]
     stale: bool = False
+    gaps: list[GapLine] = field(default_factory=list)
+    gap_total: int = 0  # matching gap rows
+    gaps_match_more: bool = False  # a gap matches more of the query's words than any rule
 
 
 class SearchIndex:
@@ -91,6 +113,12 @@ class SearchIndex:
             # The words of each searchable field: a query skips words a field does not have.
             self._lexicons = {name: files.lexicon(name) for name in FIELD_BOOSTS}
             self._lengths = {name: files.field_lengths(name) for name in FIELD_BOOSTS}
+            # Ranking tiers, and the generated gaps that are listed apart (see search).
+            footing = files.value_docs("footing")
+            self._gap = np.zeros(self._n, bool)
+            self._gap[footing.get("gap", [])] = True
+            self._unconfirmed = np.zeros(self._n, bool)
+            self._unconfirmed[footing.get("unconfirmed", [])] = True
         self._term_scores_cache: OrderedDict = OrderedDict()
         self._cached_postings = 0
         self._allowed: dict[tuple, np.ndarray] = {}
@@ -128,17 +156,22 @@ class SearchIndex:
     # search -------------------------------------------------------------------------------
 
     def search(self, clauses: list[Clause], filters: dict[str, str], limit: int) -> Results:
+        """The best `limit` hits for the clauses within the filters, and the matching gaps apart.
+
+        Order: rules matching more of the clauses first; among those matching as many, sourced
+        rules before unconfirmed and superseded ones; then by score. Generated gaps (no source
+        found yet) are not hits: they come back as one line per payer (`gaps`), after the hits."""
         with self._lock:
             allowed = self._allowed_docs(filters)
             summary_terms: set[str] = set()
             positive = [self._clause_scores(c, summary_terms) for c in clauses if not c.exclude]
             if positive:
                 final = np.sum(positive, axis=0)
+                matched_clauses = np.count_nonzero(positive, axis=0) if len(positive) > 1 else (final > 0)
                 if len(positive) > 1:
                     # Rank rules matching more of what was asked higher: BM25 adds the clauses
                     # up, but one strong word (a payer's name) could still outweigh three.
-                    share = np.count_nonzero(positive, axis=0) / len(positive)
-                    final *= COORD_FLOOR + (1 - COORD_FLOOR) * share
+                    final *= COORD_FLOOR + (1 - COORD_FLOOR) * (matched_clauses / len(positive))
                 final *= allowed
             else:
                 final = allowed.astype(np.float32)
@@ -146,15 +179,78 @@ class SearchIndex:
                 if c.exclude:
                     final[self._clause_scores(c, set()) > 0] = 0
             matched = final > 0
-            total = int(np.count_nonzero(matched))
-            top = _top(final, min(limit, total)) if positive else np.flatnonzero(matched)[:limit]
-            hits = [self._hit(int(d), float(final[d]) if positive else 0.0, summary_terms) for d in top]
-        mask = int.from_bytes(np.packbits(matched, bitorder="little").tobytes(), "little")
+            rules = matched & ~self._gap
+            gaps = matched & self._gap
+            total = int(np.count_nonzero(rules))
+            if positive and len(positive) > 1 and gaps.any():
+                # A gap is worth listing only when it matches as much of the query as the best
+                # rule and the best gap do: every gap carries the NOC codes, so "c9399 asc" would
+                # list them all, and "aetna invoice" is about Aetna's gap, not everyone's.
+                best = max(matched_clauses[rules].max() if total else 0, matched_clauses[gaps].max())
+                gaps &= matched_clauses >= best
+            gap_total = int(np.count_nonzero(gaps))
+            if positive:
+                # One sortable number: clauses matched, then footing, then score (BM25 sums stay
+                # far below 1e5).
+                key = (matched_clauses.astype(np.float64) * 1e6 + (~self._unconfirmed) * 1e5
+                       + np.minimum(final, 99_999.0))
+                rule_key = np.where(rules, key, 0.0)
+                gap_order = _top(np.where(gaps, key, 0.0), min(MAX_GAP_ROWS, gap_total))
+            else:  # filters only: by payer and topic (document order)
+                rule_key = None
+                gap_order = np.flatnonzero(gaps)[:MAX_GAP_ROWS]
+            wanted = min(limit * CANDIDATES_PER_HIT, total)
+            while True:
+                order = _top(rule_key, wanted) if rule_key is not None else np.flatnonzero(rules)[:wanted]
+                hits = self._merged_hits(order, final if positive else None, summary_terms, limit)
+                if len(hits) >= limit or wanted >= min(total, MAX_CANDIDATES):
+                    break
+                wanted = min(wanted * 4, total, MAX_CANDIDATES)  # shared rules merged: read further
+            gap_lines = self._gap_lines(gap_order)
+            gaps_match_more = bool(positive and len(gap_order) and (
+                total == 0 or matched_clauses[gap_order[0]] > matched_clauses[int(np.argmax(rule_key))]))
+        facet_mask = int.from_bytes(np.packbits(rules, bitorder="little").tobytes(), "little")
         facets = {
-            name: _counts({value: (mask & m).bit_count() for value, m in self._masks[name].items()})
+            name: _counts({value: (facet_mask & m).bit_count() for value, m in self._masks[name].items()})
             for name in FACETS
         }
-        return Results(hits, total, facets, stale=self.is_stale())
+        return Results(hits, total, facets, stale=self.is_stale(), gaps=gap_lines, gap_total=gap_total,
+                       gaps_match_more=gaps_match_more)
+
+    def _merged_hits(self, order, scores, summary_terms: set[str], limit: int) -> list[Hit]:
+        """Hits in order, a rule shared word for word by several payers merged into its first."""
+        hits: list[Hit] = []
+        by_key: dict[tuple, Hit] = {}
+        for d in order:
+            stored = self.files.stored_fields(int(d))
+            meta = stored["meta"]
+            key = (meta.get("kind"), stored["topic"], stored["summary"], meta.get("requirement"),
+                   meta.get("status"), meta.get("setting"), meta.get("drug_id"))
+            first = by_key.get(key)
+            if first is not None:
+                first.payers.append((stored["payer_id"], stored["payer_name"]))
+                first.rule_ids.append(stored["rule_id"])
+                continue
+            if len(hits) == limit:
+                continue  # still merge later copies of the hits already chosen
+            hit = by_key[key] = self._hit(stored, float(scores[d]) if scores is not None else 0.0, summary_terms)
+            hits.append(hit)
+        return hits
+
+    def _gap_lines(self, order) -> list[GapLine]:
+        lines: dict[str, GapLine] = {}
+        for d in order:
+            stored = self.files.stored_fields(int(d))
+            line = lines.get(stored["payer_id"])
+            if line is None:
+                if len(lines) == MAX_GAP_LINES:
+                    continue
+                line = lines[stored["payer_id"]] = GapLine(
+                    stored["payer_id"], stored["payer_name"], stored["payer_type"], [], [])
+            if stored["topic"] not in line.topics:
+                line.topics.append(stored["topic"])
+            line.rule_ids.append(stored["rule_id"])
+        return list(lines.values())
 
     def is_stale(self) -> bool:
         """True when the database was rebuilt after this index (e.g. the index step failed)."""
@@ -174,8 +270,7 @@ class SearchIndex:
             self._allowed[key] = found
         return found
 
-    def _hit(self, docnum: int, score: float, summary_terms: set[str]) -> Hit:
-        stored = self.files.stored_fields(docnum)
+    def _hit(self, stored: dict, score: float, summary_terms: set[str]) -> Hit:
         summary = stored["summary"]
         marked = self.files.highlight(summary, summary_terms) if summary_terms else ""
         return Hit(
@@ -183,6 +278,7 @@ class SearchIndex:
             payer_type=stored["payer_type"], topic=stored["topic"], summary=summary,
             snippet=_pieces(marked) if marked else [(_shorten(summary), False)],
             score=round(score, 4), meta=stored["meta"],
+            payers=[(stored["payer_id"], stored["payer_name"])], rule_ids=[stored["rule_id"]],
         )
 
     # scores -------------------------------------------------------------------------------
