@@ -122,3 +122,32 @@ async def test_both_feed_urls_give_the_same_entries(ds):
     alias = await ds.client.get("/-/changes.atom")
     canned = await ds.client.get("/payerkb/changes_feed.atom")
     assert entries(alias.content) == entries(canned.content) and len(entries(alias.content)) == 50
+
+
+@pytest.mark.browser
+def test_the_changed_rule_in_a_browser_at_phone_width(rebuilt):
+    """In Chromium, 400 pixels wide: the changes page shows the field with its old and new value,
+    does not scroll sideways, and its links lead to the rule's row (showing the new value) and the
+    payer's page."""
+    from servers import chromium_or_skip, payerkb_serve
+
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    out, rule, old, new = rebuilt
+    with payerkb_serve(out) as (base, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 400, "height": 800})
+            assert page.goto(base + "/-/changes?kind=rule_changed").status == 200
+            item = page.locator("ul.pk-changed-fields li").first
+            assert item.inner_text().split() == ["threshold_usd:", str(old), "\u2192", str(new)]
+            assert page.evaluate("document.documentElement.scrollWidth") <= 400
+            page.locator(f'a[href="/payerkb/rules/{rule["id"]}"]').first.click()
+            page.wait_for_url(f"**/payerkb/rules/{rule['id']}")
+            assert page.locator("td.col-threshold_usd").first.inner_text().strip() in (str(new), f"{new}.0")
+            page.locator(f'td.col-payer_id a[href="/-/payers/{rule["payer_id"]}"]').click()
+            page.wait_for_url(f"**/-/payers/{rule['payer_id']}")
+            assert page.locator("h1").count() == 1
+        finally:
+            browser.close()
