@@ -3,8 +3,9 @@ new values, on /-/changes, /-/changes.json and the Atom feed (/-/changes.atom an
 query's own /payerkb/changes_feed.atom), each linking to the rule's row page and the payer page.
 
 The knowledge base is built from a private copy of policies/ (the build's changes step, no CMS
-tables or search index), one rule's threshold is edited in its YAML, and the copy is built again
-over the first database.
+tables or search index); then one rule's threshold is edited in its YAML, another rule of another
+payer is renamed (removed under its old id, added under the new one), and the copy is built
+again over the first database.
 """
 from __future__ import annotations
 
@@ -29,6 +30,16 @@ def build(policies, out):
     return full_build(policies, out, extra_steps=[scraped_tables.load_scraped_tables, changes_step.record_changes])
 
 
+def _rename(policies: Path, rule: dict) -> str:
+    """Give the rule a new id in its YAML file; the new rule id."""
+    path = policies / rule["file"].rsplit("policies/", 1)[1]
+    lines = path.read_text().splitlines(keepends=True)
+    assert lines[rule["line"] - 1].strip() == f"- id: {rule['rule_key']}", lines[rule["line"] - 1]
+    lines[rule["line"] - 1] = lines[rule["line"] - 1].replace(rule["rule_key"], rule["rule_key"] + "-renamed")
+    path.write_text("".join(lines))
+    return rule["id"] + "-renamed"
+
+
 def _raise_threshold(policies: Path, rule: dict) -> tuple[int, int]:
     """Add 250 to the rule's threshold_usd in its YAML file; (old, new)."""
     path = policies / rule["file"].rsplit("policies/", 1)[1]
@@ -45,7 +56,7 @@ def _raise_threshold(policies: Path, rule: dict) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory):
-    """(database, the edited rule, old threshold, new threshold)."""
+    """(database, the edited rule, old threshold, new threshold, the renamed rule, its new id)."""
     tmp = tmp_path_factory.mktemp("rebuilt")
     policies = tmp / "policies"
     shutil.copytree(POLICIES, policies)
@@ -56,10 +67,14 @@ def rebuilt(tmp_path_factory):
     rule = dict(conn.execute(
         "select id, payer_id, file, line from rules where origin = 'manual' and threshold_usd is not null "
         "and group_id is null and file like '%policies/payers/%' order by id limit 1").fetchone())
+    renamed = dict(conn.execute(
+        "select id, rule_key, payer_id, file, line from rules where origin = 'manual' and group_id is null "
+        "and file like '%policies/payers/%' and payer_id != ? order by id limit 1", [rule["payer_id"]]).fetchone())
     conn.close()
     old, new = _raise_threshold(policies, rule)
+    new_id = _rename(policies, renamed)
     build(policies, out)
-    return out, rule, old, new
+    return out, rule, old, new, renamed, new_id
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +82,33 @@ def ds(rebuilt, metadata):
     return Datasette(immutables=[str(rebuilt[0])], metadata=metadata, settings={"suggest_facets": False})
 
 
-async def test_the_rebuild_records_only_that_rule_as_changed_with_old_and_new(rebuilt):
-    out, rule, old, new = rebuilt
+async def test_the_rebuild_records_what_was_edited_and_nothing_else(rebuilt):
+    out, rule, old, new, renamed, new_id = rebuilt
     conn = sqlite3.connect(out)
     rows = conn.execute("select rule_id, kind, detail from changes where kind in "
                         "('rule_added', 'rule_changed', 'rule_removed')").fetchall()
-    assert rows == [(rule["id"], "rule_changed", f"threshold_usd: {old} -> {new}")]
+    summary = conn.execute("select summary from rules where id = ?", [new_id]).fetchone()[0]
+    assert sorted(rows) == sorted([(rule["id"], "rule_changed", f"threshold_usd: {old} -> {new}"),
+                                   (new_id, "rule_added", summary), (renamed["id"], "rule_removed", summary)])
+
+
+async def test_added_and_removed_rules_link_to_what_still_exists(ds, rebuilt):
+    *_, renamed, new_id = rebuilt
+    added = (await ds.client.get("/-/changes.json?kind=rule_added")).json()["changes"]
+    removed = (await ds.client.get("/-/changes.json?kind=rule_removed")).json()["changes"]
+    assert [(c["rule_id"], c["rule_path"], c["payer_path"]) for c in added] == [
+        (new_id, f"/payerkb/rules/{new_id}", f"/-/payers/{renamed['payer_id']}")]
+    assert [(c["rule_id"], c["rule_path"], c["payer_path"]) for c in removed] == [
+        (renamed["id"], None, f"/-/payers/{renamed['payer_id']}")]  # its row page is gone
+    feed = ET.fromstring((await ds.client.get("/-/changes.atom?kind=rule_removed")).content)
+    [entry] = feed.findall(f"{ATOM}entry")
+    content = entry.find(f"{ATOM}content").text
+    assert "/payerkb/rules/" not in content and f'href="/-/payers/{renamed["payer_id"]}"' in content
+    assert entry.find(f"{ATOM}link").get("href") == f"/-/payers/{renamed['payer_id']}"
 
 
 async def test_changes_json_lists_the_rule_with_each_field_old_and_new(ds, rebuilt):
-    _, rule, old, new = rebuilt
+    _, rule, old, new, *_ = rebuilt
     data = (await ds.client.get("/-/changes.json?kind=rule_changed")).json()
     assert data["total"] == 1
     change = data["changes"][0]
@@ -90,7 +122,7 @@ async def test_changes_json_lists_the_rule_with_each_field_old_and_new(ds, rebui
 
 
 async def test_changes_page_shows_old_and_new_values_and_links(ds, rebuilt):
-    _, rule, old, new = rebuilt
+    _, rule, old, new, *_ = rebuilt
     page = (await ds.client.get("/-/changes?kind=rule_changed")).text
     assert "<code>threshold_usd</code>" in page
     assert f"<del>{old}</del> &#8594; <ins>{new}</ins>" in page
@@ -100,7 +132,7 @@ async def test_changes_page_shows_old_and_new_values_and_links(ds, rebuilt):
 
 @pytest.mark.parametrize("path", ["/-/changes.atom", "/payerkb/changes_feed.atom"])
 async def test_the_feed_lists_the_rule_with_old_and_new_values(ds, rebuilt, path):
-    _, rule, old, new = rebuilt
+    _, rule, old, new, *_ = rebuilt
     r = await ds.client.get(path + "?kind=rule_changed")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
     feed = ET.fromstring(r.content)
@@ -134,7 +166,7 @@ def test_the_changed_rule_in_a_browser_at_phone_width(rebuilt):
     chromium = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    out, rule, old, new = rebuilt
+    out, rule, old, new, *_ = rebuilt
     with payerkb_serve(out) as (base, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
         try:
