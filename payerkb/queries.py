@@ -14,10 +14,10 @@ import sqlite3
 from db import matrix as cells
 from db.as_of import stale_before
 from db.schema import TOPICS
+from formats.vocabulary import REQUIREMENTS
 import payerkb.answer as answer
 import payerkb.drug_queries as drug_queries
 
-REQUIREMENTS = ("required", "conditional", "not_required", "unknown")
 JSON_LIST_COLUMNS = (
     "codes", "claim_field", "modifiers", "ndc_unit_qualifiers", "narrative_elements",
     "narrative_rejects", "denial_codes", "exceptions",
@@ -179,7 +179,9 @@ def _rules(conn, where: str, params: list, today: dt.date | None, extra_cols: st
     return rules
 
 
-def _by_topic(rules: list[dict]) -> list[dict]:
+def _by_topic(rules: list[dict], row: dict) -> list[dict]:
+    """The payer's rules per topic, each topic with its matrix cell and footing (`row`, from
+    matrix_rows: db/matrix.py decides them, as everywhere)."""
     topics = []
     for topic in TOPICS:
         in_topic = [r for r in rules if r["topic"] == topic]
@@ -187,22 +189,12 @@ def _by_topic(rules: list[dict]) -> list[dict]:
         topics.append({
             "topic": topic,
             "gap": not known,
-            "requirement": _cell_requirement(known) if known else "unknown",
+            "requirement": row["cells"][topic],
+            "footing": row["footing"][topic],
+            "drug_list_drugs": row["drug_list_drugs"] if topic == "prior_auth" else 0,
             "rules": known or in_topic,
         })
     return topics
-
-
-def _cell_requirement(rules: list[dict]) -> str:
-    """One word for a payer × topic: conflicting if sources disagree, else the requirement, or
-    'varies' when the payer's rules differ by setting or code."""
-    live = [r for r in rules if r["status"] != "superseded" and r["origin"] != "scraped"]
-    if not live:
-        return "unknown"
-    if any(r["status"] == "conflicting" for r in live):
-        return "conflicting"
-    found = {r["requirement"] for r in live}
-    return found.pop() if len(found) == 1 else "varies"
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -252,14 +244,10 @@ def payer_page(conn, payer_id: str, today: dt.date | None = None, code: str | No
     counts = {g["id"]: g["rules"] for g in groups}
     payer["groups"] = [{"id": g, "rules": counts.get(g, 0)} for g in payer["includes"]]
     codes = [c for (c,) in conn.execute("select code from codes order by code = 'J3590' desc, code")]
-    topics = _by_topic(rules)
-    drug_rules = drug_queries.payer_drug_rules(conn, payer_id, code, date, today)
     # the payer's matrix row (for the code): the at-a-glance words are the matrix's (db/matrix.py)
     row = matrix_rows(conn, "select * from payers p where p.id = :payer_id", {"payer_id": payer_id}, code)[0]
-    for t in topics:
-        t["requirement"] = row["cells"][t["topic"]]
-        t["footing"] = row["footing"][t["topic"]]
-        t["drug_list_drugs"] = row["drug_list_drugs"] if t["topic"] == "prior_auth" else 0
+    topics = _by_topic(rules, row)
+    drug_rules = drug_queries.payer_drug_rules(conn, payer_id, code, date, today)
     unknown = [t["topic"] for t in topics if t["gap"] and t["requirement"] == "unknown"]
     return {"payer": payer, "code": code, "date": date, "codes": codes, "topics": topics,
             "unknown_topics": unknown, "drug_rules": drug_rules}
@@ -416,14 +404,19 @@ def compare(conn, payer_ids: list[str], code: str = "J3590", today: dt.date | No
         "rc.code = ? and r.status != 'superseded' and r.origin != 'scraped' "
         "and r.payer_id in (select value from json_each(?))",
         [code, json.dumps(payer_ids)], today, joins="join rule_codes rc on rc.rule_id = r.id")
+    # each payer's cells for the code, as the matrix decides them (db/matrix.py)
+    decided = {p["id"]: p for p in matrix_rows(
+        conn, "select * from payers p where p.id in (select value from json_each(:ids))",
+        {"ids": json.dumps(payer_ids)}, code)}
     topics = []
     for topic in TOPICS:
         cells = []
         for payer in payers:
             own = [r for r in rules if r["payer_id"] == payer["id"] and r["topic"] == topic]
             known = [r for r in own if r["origin"] != "gap"]
-            cells.append({"payer_id": payer["id"], "requirement": _cell_requirement(known),
-                          "rules": known, "gap": not known})
+            cell = decided[payer["id"]]
+            cells.append({"payer_id": payer["id"], "requirement": cell["cells"][topic],
+                          "footing": cell["footing"][topic], "rules": known, "gap": not known})
         differs = [f for f in COMPARED_FIELDS
                    if len({_fingerprint(c["rules"], f) for c in cells}) > 1]
         topics.append({"topic": topic, "cells": cells, "differs": bool(differs),

@@ -57,9 +57,9 @@ def no_changes_db(tmp_path_factory) -> Path:
 
 
 def _datasette(path: Path, metadata: dict):
-    from datasette.app import Datasette
+    from sites import datasette
 
-    return Datasette(immutables=[str(path)], metadata=metadata, settings={"suggest_facets": False})
+    return datasette([path], metadata=metadata)
 
 
 @pytest.fixture(scope="module")
@@ -278,8 +278,8 @@ async def test_compare_form_accepts_repeated_payers_and_preselects_them(pages):
     assert empty.status_code == 200 and "<legend>Payers (tick two or more)</legend>" in empty.text
     r = await pages.client.get("/-/compare?payers=alpha-health&payers=gamma-national&code=J3490")
     assert r.status_code == 200 and "<h1>Compare payers for J3490</h1>" in r.text
-    assert '<input type="checkbox" name="payers" value="alpha-health" checked>' in r.text
-    assert '<input type="checkbox" name="payers" value="beta-medicaid">' in r.text
+    assert '<input type="checkbox" id="cmp-alpha-health" name="payers" value="alpha-health" checked>' in r.text
+    assert '<input type="checkbox" id="cmp-beta-medicaid" name="payers" value="beta-medicaid">' in r.text
 
 
 @pytest.mark.parametrize("query, words", [
@@ -291,7 +291,7 @@ async def test_compare_with_one_payer_shows_the_form_again_with_a_message(pages,
     assert r.status_code in (400, 404)
     assert '<p class="pk-error" role="alert">' in r.text and words in r.text
     # the form is there again, the payer already ticked, the code kept
-    assert '<input type="checkbox" name="payers" value="alpha-health" checked>' in r.text
+    assert '<input type="checkbox" id="cmp-alpha-health" name="payers" value="alpha-health" checked>' in r.text
     assert '<option value="J3490" selected>' in r.text and "<table" not in r.text
     assert (await pages.client.get(f"/-/compare.json?{query}")).json()["ok"] is False
 
