@@ -50,6 +50,8 @@ async def test_feed_is_valid_atom_newest_first(ds, built_db, path):
     assert feed.find(f"{ATOM}updated").text == updated[0]
     for e in entries:
         assert e.find(f"{ATOM}title").text and e.find(f"{ATOM}link").get("href")
+        # RFC 4287: a feed without an author needs one in every entry
+        assert e.find(f"{ATOM}author/{ATOM}name").text == "payerkb"
     self_link = next(link for link in feed.findall(f"{ATOM}link") if link.get("rel") == "self")
     assert self_link.get("href") == path
 
