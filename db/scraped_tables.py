@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from db.errors import BuildError
 from db.validate import Problem, display_path
 from db.yamlload import PolicyYAMLError, line_of, load_yaml
+from formats.messages import describe
 from formats.scraped import FETCH_LOG, FLAG_NAMES, RECORDS, FetchRecord, RecordsFile
 
 
@@ -50,9 +51,8 @@ def _create(db: sqlite_utils.Database) -> None:
 def _problems_from(exc: ValidationError, raw, path: str, offset: int = 0) -> list[Problem]:
     out = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
         line = offset or line_of(raw, tuple(err["loc"]))
-        out.append(Problem(path, line, f"{where}: {err['msg']}" if where else err["msg"]))
+        out.append(Problem(path, line, describe(err)))
     return out
 
 

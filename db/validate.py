@@ -6,7 +6,6 @@ A build refuses to run while there is any problem.
 from __future__ import annotations
 
 import difflib
-import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from db import schema
 from db.yamlload import LineDict, LineList, PolicyYAMLError, line_of, load_yaml
+from formats.messages import describe
 
 
 @dataclass(frozen=True, order=True)
@@ -91,35 +91,6 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    """repr() cut to a readable length: a value can be huge (YAML aliases expand)."""
-    text = reprlib.repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _friendly(err: dict) -> str:
-    kind = err["type"]
-    loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
-    loc = loc.replace(".[", "[")
-    value = err.get("input")
-    if kind == "extra_forbidden":
-        return f"unknown key {err['loc'][-1]!r}"
-    if kind == "missing":
-        return f"{loc}: required key is missing"
-    if kind in ("literal_error", "enum"):
-        allowed = [a.strip().strip("'") for a in err["ctx"]["expected"].replace(" or ", ", ").split(",")]
-        guess = difflib.get_close_matches(str(value)[:100], allowed, n=1)
-        hint = f"; did you mean {guess[0]!r}?" if guess else ""
-        return f"{loc}: {_short(value)} is not one of {', '.join(allowed)}{hint}"
-    if kind == "string_pattern_mismatch":
-        return f"{loc}: {_short(value)} has the wrong form (expected pattern {err['ctx']['pattern']})"
-    msg = err["msg"].removeprefix("Value error, ")
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        kind_name = "list" if isinstance(value, list) else "mapping" if isinstance(value, dict) else type(value).__name__
-        return f"{loc}: {msg} (got {kind_name} {_short(value)})"
-    return f"{loc}: {msg}" if loc else msg
-
-
 def _validate_model(model: type[BaseModel], raw: Any, path: str, problems: list[Problem]):
     if not isinstance(raw, dict):
         problems.append(Problem(path, getattr(raw, "line", 1) or 1, "the file must hold a YAML mapping"))
@@ -141,7 +112,7 @@ def _validate_model(model: type[BaseModel], raw: Any, path: str, problems: list[
                     if isinstance(node, LineDict) and key in node:
                         loc = loc + (key,)
                     break
-            problems.append(Problem(path, line_of(raw, loc), _friendly(err)))
+            problems.append(Problem(path, line_of(raw, loc), describe(err)))
         return None
 
 

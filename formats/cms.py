@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from formats.fields import Sha256
+from formats.messages import describe
 
 FOLDER = Path("reference") / "cms"  # inside policies/
 
@@ -165,9 +166,7 @@ def load_manifest(folder: Path | str) -> list[Entry]:
     try:
         entries = Manifest.model_validate(raw).files
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ManifestError(path, f"{where}: {first['msg']}") from None
+        raise ManifestError(path, describe(exc.errors()[0])) from None
     seen: set[str] = set()
     for e in entries:
         if e.id in seen:

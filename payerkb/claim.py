@@ -6,12 +6,12 @@ field that is wrong; the CLI turns that into exit status 2 and the web into a 40
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from formats.messages import describe
 from formats.vocabulary import CLAIM_SETTINGS as SETTINGS  # the settings a claim line can be in
 
 DRUG_KINDS = (
@@ -144,22 +144,7 @@ _TYPE_WORDS = {
 
 def _message(err: dict) -> tuple[str, str]:
     loc = [p for p in err["loc"] if not isinstance(p, int)] or ["(line)"]
-    field = str(loc[0])
-    kind, value = err["type"], err.get("input")
-    if kind == "extra_forbidden":
-        guess = difflib.get_close_matches(field, FIELDS, n=1)
-        hint = f"; did you mean {guess[0]!r}?" if guess else f" (fields: {', '.join(FIELDS)})"
-        return field, f"{field}: unknown field{hint}"
-    if kind == "missing":
-        return field, f"{field}: required field is missing"
-    if kind == "literal_error":
-        allowed = err["ctx"]["expected"].replace("'", "")
-        guess = difflib.get_close_matches(str(value), [a.strip() for a in allowed.replace(" or ", ",").split(",")], n=1)
-        hint = f"; did you mean {guess[0]!r}?" if guess else ""
-        return field, f"{field}: {value!r} is not one of {allowed}{hint}"
-    if kind in _TYPE_WORDS:
-        return field, f"{field}: {_TYPE_WORDS[kind]} (got {value!r})"
-    return field, f"{field}: {err['msg'].removeprefix('Value error, ')}"
+    return str(loc[0]), describe(err, noun="field", known=FIELDS, type_words=_TYPE_WORDS)
 
 
 def parse_claim(data: Any) -> ClaimLine:
