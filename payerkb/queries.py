@@ -338,12 +338,14 @@ def code_page(conn, code: str, payer_type: str | None = None, state: str | None 
         alt["path"] = f"/-/codes/{alt['code']}"
     where, params = _payer_filter(payer_type, state)
     params = {**params, "the_code": row["code"]}
-    covering = f"""select distinct r.payer_id from rules r join rule_codes rc on rc.rule_id = r.id
-        join payers p on p.id = r.payer_id where rc.code = :the_code and {where}"""
-    total = conn.execute(f"select count(*) from ({covering})", params).fetchone()[0]
+    # payers with a rule (or gap row) naming the code: looked up payer by payer (rules by payer_id,
+    # then rule_codes by its key), not by listing every rule of the code
+    names_code = """exists (select 1 from rules r join rule_codes rc on rc.rule_id = r.id and rc.code = :the_code
+        where r.payer_id = p.id)"""
+    total = conn.execute(f"select count(*) from payers p where {names_code} and {where}", params).fetchone()[0]
     paging = _paging(total, page, CODE_PAGE_PAYERS)
     # the page's payers, each with its matrix row for this code (db/matrix.py decides the cells)
-    payers = matrix_rows(conn, f"""select * from payers p where p.id in ({covering})
+    payers = matrix_rows(conn, f"""select * from payers p where {names_code} and {where}
         order by p.payer_type, p.name limit :limit offset :offset""",
         {**params, "limit": CODE_PAGE_PAYERS, "offset": paging.pop("offset")}, code=row["code"])
     ids = [p["id"] for p in payers]
@@ -366,8 +368,7 @@ def code_page(conn, code: str, payer_type: str | None = None, state: str | None 
         payer["gaps"] = [r["topic"] for r in own if r["origin"] == "gap"
                          and not (r["topic"] == "prior_auth" and payer["prior_auth"] == cells.DRUG_LIST)]
     facets = _rows(conn, f"""select p.payer_type as value, count(*) as count from payers p
-        where p.id in (select distinct r.payer_id from rules r join rule_codes rc on rc.rule_id = r.id
-          where rc.code = ?) group by p.payer_type order by p.payer_type""", [row["code"]])
+        where {names_code} group by p.payer_type order by p.payer_type""", {"the_code": row["code"]})
     return {
         "code": row, "opps": _opps(conn, row), "alternatives": alternatives,
         "filters": {"payer_type": payer_type, "state": state.upper() if state else None},
