@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8001
 
-.PHONY: install build run test test-fast bench browser clean
+.PHONY: install build run test test-fast test-datasette1 bench browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +34,41 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# The full suite, on every core (pytest-xdist; each worker builds the shared knowledge base once).
 test: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 # Everything but the tests that start servers or browsers, fuzz or load (a quick loop while editing).
 test-fast: install
-	$(PY) -m pytest -q -m "not browser and not server and not fuzz and not slow"
+	$(PY) -m pytest -q -n auto -m "not browser and not server and not fuzz and not slow"
+
+# The page and canned-query tests on the newest Datasette 1.0 alpha, in a second venv (.venv-ds1):
+# Datasette and its plugins (datasette-*) as pre-releases, the project's other dependencies as
+# pinned; .ci/run runs it after `make test`. 0.65 stays the pin of the main venv.
+VENV1 := .venv-ds1
+PY1 := $(VENV1)/bin/python
+STAMP1 := $(VENV1)/.installed-stamp
+DATASETTE1_TESTS := tests/test_pages.py tests/test_datasette.py tests/test_citizen_datasette.py \
+	tests/test_search.py tests/test_search_fts.py tests/test_check_web.py tests/test_answer_cli_web.py \
+	tests/test_answer_page.py tests/test_drugs_pages.py tests/test_x12_web.py tests/test_changes.py \
+	tests/test_serve_e2e.py
+
+$(STAMP1): pyproject.toml
+	$(PYTHON) -m venv $(VENV1)
+	$(PY1) -m pip install --quiet --upgrade pip
+	$(PY1) -c 'import re, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+	  names = lambda d: re.split(r"[ <>=!~;\[]", d, maxsplit=1)[0].lower(); \
+	  deps = [d for d in p["dependencies"] + p["optional-dependencies"]["test"] if names(d) != "datasette"]; \
+	  open("$(VENV1)/plugins.txt", "w").write("\n".join(names(d) for d in deps if names(d).startswith("datasette-"))); \
+	  open("$(VENV1)/requirements.txt", "w").write("\n".join(d for d in deps if not names(d).startswith("datasette-")))'
+	$(PY1) -m pip install --quiet --pre 'datasette>=1.0a0' -r $(VENV1)/plugins.txt
+	$(PY1) -m pip install --quiet -r $(VENV1)/requirements.txt
+	$(PY1) -m pip install --quiet --no-deps -e .
+	$(PY1) -c 'import importlib.metadata as m, sys; v = m.version("datasette"); print("Datasette", v); sys.exit(not v.startswith("1."))'
+	touch $(STAMP1)
+
+test-datasette1: $(STAMP1)
+	$(PY1) -m pytest -q -n auto -m "not browser and not fuzz" $(DATASETTE1_TESTS)
 
 bench: install
 	$(PY) -m benchmarks.run

@@ -75,14 +75,14 @@ def build(policies_dir: Path, out: Path):
 
 def datasette_command(db: Path, port: int, host: str, metadata: Path) -> list[str]:
     """The datasette command line payerkb serves with (immutable, read-only, with limits)."""
-    cmd = [datasette_executable(), "serve", "-i", str(db), "-m", str(metadata), "--host", host, "--port", str(port)]
+    from payerkb.datasette_config import serve_options  # metadata and settings, as this Datasette reads them
+
+    cmd = [datasette_executable(), "serve", "-i", str(db), "--host", host, "--port", str(port)]
     inspect = inspect_path(db)
     # an inspect file older than the database would show the old table counts: skip it
     if inspect.exists() and inspect.stat().st_mtime >= db.stat().st_mtime:
         cmd += ["--inspect-file", str(inspect)]
-    for setting, value in SERVE_SETTINGS.items():
-        cmd += ["--setting", setting, str(value)]
-    return cmd
+    return cmd + serve_options(metadata, SERVE_SETTINGS)
 
 
 @cli.command()

@@ -27,13 +27,11 @@ def metadata() -> dict:
 
 @pytest.fixture(scope="session")
 def ds(built_db, metadata):
-    from datasette.app import Datasette
+    """An in-process Datasette on the shipped knowledge base, with payerkb serve's settings."""
+    from payerkb.settings import SERVE_SETTINGS
+    from sites import datasette
 
-    from payerkb.cli import SERVE_SETTINGS
-
-    settings = {k: v for k, v in SERVE_SETTINGS.items()}
-    settings["suggest_facets"] = False
-    return Datasette(immutables=[str(built_db)], metadata=metadata, settings=settings)
+    return datasette([built_db], metadata=metadata, settings={**SERVE_SETTINGS, "suggest_facets": False})
 
 
 @pytest.fixture()

@@ -18,6 +18,6 @@ def build_drug_fixture(out: Path) -> Path:
 
 
 def datasette_for(path: Path, metadata: dict):
-    from datasette.app import Datasette
+    from sites import datasette
 
-    return Datasette(immutables=[str(path)], metadata=metadata, settings={"suggest_facets": False})
+    return datasette([path], metadata=metadata)

@@ -253,9 +253,9 @@ def xss_db(kb) -> Path:
 
 @pytest.fixture(scope="module")
 def xss_ds(xss_db, metadata):
-    from datasette.app import Datasette
+    from sites import datasette
 
-    return Datasette(immutables=[str(xss_db)], metadata=metadata, settings={"suggest_facets": False})
+    return datasette([xss_db], metadata=metadata)
 
 
 def _assert_no_live_markup(html: str) -> None:

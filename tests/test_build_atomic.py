@@ -87,11 +87,11 @@ def test_a_build_killed_at_any_point_leaves_database_and_index_agreeing(small, t
 
 
 async def test_search_follows_the_database_it_serves_across_a_rebuild(small, tmp_path, metadata):
-    from datasette.app import Datasette
+    from sites import datasette
 
     out = tmp_path / "served" / "payerkb.db"
     build(small, out)
-    ds = Datasette(immutables=[str(out)], metadata=metadata)
+    ds = datasette([out], metadata=metadata, settings={})
     before = (await ds.client.get("/-/search.json?q=invoice")).json()
     assert before["available"] and [h["payer_name"] for h in before["hits"]] == ["Test Health Plan"]
 

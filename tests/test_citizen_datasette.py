@@ -252,6 +252,13 @@ async def test_datasette_pages_unchanged(other_db, built_db, variant, with_kb, h
     assert not problems, "\n".join(problems)
 
 
+def _database_names(listing: dict) -> list[str]:
+    """The databases /.json lists: its keys in Datasette 0.65, its "databases" list in 1.0."""
+    if "databases" in listing and isinstance(listing["databases"], list):
+        return [d["name"] for d in listing["databases"]]
+    return list(listing)
+
+
 @pytest.mark.asyncio
 async def test_home_page_and_json_are_datasettes_without_payerkb_database(other_db):
     ds = make([other_db], BASE_METADATA)
@@ -259,10 +266,12 @@ async def test_home_page_and_json_are_datasettes_without_payerkb_database(other_
     assert home.status_code == 200
     assert '<body class="index">' in home.text and "other" in home.text
     listing = (await ds.client.get("/.json")).json()
-    assert list(listing) == ["other"]
+    assert _database_names(listing) == ["other"]
     head = await ds.client.request("HEAD", "/")
     assert head.status_code == 200 and head.text == ""
-    assert (await ds.client.options("/")).status_code == 405
+    with without_payerkb():  # OPTIONS: Datasette's own answer (405 in 0.65, 200 in 1.0)
+        bare = (await make([other_db], BASE_METADATA).client.options("/")).status_code
+    assert (await ds.client.options("/")).status_code == bare
     for method in ("PUT", "PATCH", "DELETE"):
         assert (await ds.client.request(method, "/")).status_code == 405, method
 
@@ -325,7 +334,7 @@ async def test_messages_cookies_and_actor_pass_through(other_db, built_db):
         bot = await ds.client.get("/-/hello", headers={"authorization": "Bearer letmein"})
         assert bot.json()["actor"] == {"id": "bot"}
         root = await ds.client.get("/-/actor.json", cookies=actors(ds)["root"][0])
-        assert root.json() == {"actor": {"id": "root"}}
+        assert root.json()["actor"] == {"id": "root"}
 
 
 @pytest.mark.asyncio
@@ -338,8 +347,8 @@ async def test_menu_links_and_logout_on_payerkb_pages_too(other_db, built_db):
         assert "Hello neighbour" in page.text, path
         assert 'action="/-/logout"' in page.text and "Log out" in page.text, path
     page = await ds.client.get("/-/matrix", cookies=cookies)
-    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
-    out = await ds.client.post("/-/logout", data={"csrftoken": token},
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text)  # Datasette 1.0's forms carry none
+    out = await ds.client.post("/-/logout", data={"csrftoken": token.group(1)} if token else {},
                                cookies={**cookies, "ds_csrftoken": page.cookies.get("ds_csrftoken") or ""})
     assert out.status_code == 302
     assert any(h.startswith("ds_actor=") for h in out.headers.get_list("set-cookie"))
@@ -383,7 +392,7 @@ async def test_padlocks_and_database_list(other_db, built_db):
     md["databases"]["other"]["allow"] = {"id": "root"}
     ds = make([other_db], md)
     anonymous = (await ds.client.get("/.json")).json()
-    assert anonymous == {}
+    assert _database_names(anonymous) == []
     root = await ds.client.get("/", cookies=actors(ds)["root"][0])
     assert "🔒" in root.text
     md = copy.deepcopy(BASE_METADATA)
@@ -429,9 +438,9 @@ async def test_sqlite_limits_only_on_payerkb_database(other_db, built_db):
     """payerkb's 10 MB value limit (issue 14) guards its own database, not the neighbour's."""
     ds = make([other_db, built_db], BASE_METADATA)
     sql = {"sql": "select length(zeroblob(20000000)) as n", "_shape": "array"}
-    theirs = await ds.client.get("/other.json", params=sql)
+    theirs = await ds.client.get("/other.json", params=sql, follow_redirects=True)
     assert theirs.status_code == 200 and theirs.json() == [{"n": 20000000}]
-    ours = await ds.client.get("/payerkb.json", params=sql)
+    ours = await ds.client.get("/payerkb.json", params=sql, follow_redirects=True)
     assert ours.status_code == 400 and "too big" in ours.text
 
 
@@ -444,6 +453,7 @@ async def test_guard_refuses_methods_even_without_the_middleware(built_db):
     from payerkb.web import guard
 
     ds = make([built_db], BASE_METADATA)
+    await ds.invoke_startup()  # Datasette 1.0 knows its permission actions from then on
     called = []
 
     async def view(request):

@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 from datasette import hookimpl
-from datasette.app import Datasette
+from sites import datasette
 from datasette.plugins import pm
 
 from payerkb.web import FEATURE_MODULES, guard
@@ -29,8 +29,7 @@ def _routes() -> list[str]:
 def kb(built_db, metadata):
     """One Datasette on the built knowledge base; tests swap its metadata (as Datasette's own
     permission tests do) and restore it."""
-    ds = Datasette(immutables=[str(built_db)], metadata=copy.deepcopy(metadata),
-                   settings={"suggest_facets": False})
+    ds = datasette([built_db], metadata=copy.deepcopy(metadata))
     original = copy.deepcopy(ds._metadata_local)
     yield ds
     ds._metadata_local = original
@@ -271,7 +270,7 @@ async def test_routes_read_only_the_tables_they_are_mapped_to(built_db, metadata
     recorder = ReadRecorder()
     pm.register(recorder, name=recorder.__name__)
     try:
-        ds = Datasette(immutables=[str(built_db)], metadata=copy.deepcopy(metadata), settings={"suggest_facets": False})
+        ds = datasette([built_db], metadata=copy.deepcopy(metadata))
         await ds.client.get("/-/versions.json")  # start-up: Datasette counts every immutable table
         db = ds.get_database("payerkb")
         for route, paths in examples.items():

@@ -51,9 +51,9 @@ def _serve_check(db: Path, metadata: dict) -> list[str]:
     """The payer ids Datasette serves from db (through its test client)."""
     import asyncio
 
-    from datasette.app import Datasette
+    from sites import datasette
 
-    ds = Datasette(immutables=[str(db)], metadata=metadata)
+    ds = datasette([db], metadata=metadata, settings={})
     r = asyncio.run(ds.client.get("/payerkb/payers.json?_shape=array"))
     assert r.status_code == 200, r.text[:300]
     return [row["id"] for row in r.json()]
@@ -140,12 +140,12 @@ def _truncated(idx: Path) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("damage", [_missing, _garbled, _truncated], ids=["missing", "garbled", "truncated"])
 async def test_damaged_search_index_is_reported_while_datasette_keeps_serving(small, tmp_path, metadata, damage):
-    from datasette.app import Datasette
+    from sites import datasette
 
     db, idx = _copy_with_index(small, tmp_path / "served")
     damage(idx)
 
-    ds = Datasette(immutables=[str(db)], metadata=metadata)
+    ds = datasette([db], metadata=metadata, settings={})
     r = await ds.client.get("/-/search.json?q=invoice")
     assert r.status_code == 200, r.text[:300]
     answer = r.json()
@@ -166,13 +166,13 @@ async def test_damaged_search_index_is_reported_while_datasette_keeps_serving(sm
 
 @pytest.mark.asyncio
 async def test_rebuilding_repairs_a_damaged_index(small, tmp_path, metadata):
-    from datasette.app import Datasette
+    from sites import datasette
 
     policies, _ = small
     db, idx = _copy_with_index(small, tmp_path / "served")
     _garbled(idx)
     build(policies, db)
-    ds = Datasette(immutables=[str(db)], metadata=metadata)
+    ds = datasette([db], metadata=metadata, settings={})
     answer = (await ds.client.get("/-/search.json?q=invoice")).json()
     assert answer["available"] is True
     assert [hit["payer_id"] for hit in answer["hits"]] == ["test-good"]

@@ -17,13 +17,13 @@ FIXTURE_POLICIES = Path(__file__).resolve().parent / "fixtures" / "pages_policie
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, metadata):
-    from datasette.app import Datasette
+    from sites import datasette
 
     from db.build import build
 
     out = tmp_path_factory.mktemp("matrix-filters") / "payerkb.db"
     build(FIXTURE_POLICIES, out, extra_steps=[])
-    return Datasette(immutables=[str(out)], metadata=metadata, settings={"suggest_facets": False})
+    return datasette([out], metadata=metadata)
 
 
 async def _cells(site, query: str = "") -> dict:

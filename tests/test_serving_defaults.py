@@ -197,8 +197,8 @@ def test_safe_headers_on_every_plugin_page(served):
 async def test_any_plugin_route_gets_the_headers_and_keeps_its_own_csp(ds):
     """A throwaway plugin route, to show the wrapper covers routes that do not exist yet."""
     from datasette import hookimpl
-    from datasette.app import Datasette
     from datasette.plugins import pm
+    from sites import datasette
     from datasette.utils.asgi import Response
 
     class ProbePlugin:
@@ -217,7 +217,7 @@ async def test_any_plugin_route_gets_the_headers_and_keeps_its_own_csp(ds):
 
     pm.register(ProbePlugin, name="payerkb-test-probe")
     try:
-        fresh = Datasette(immutables=[p.path for p in ds.databases.values() if p.path], settings={"suggest_facets": False})
+        fresh = datasette([p.path for p in ds.databases.values() if p.path])
         probe = await fresh.client.get("/-/payerkb-probe")
         assert probe.status_code == 200 and probe.text == "<p>probe</p>"
         assert_safe_headers({k.lower(): v for k, v in probe.headers.items()})

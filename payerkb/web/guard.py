@@ -26,6 +26,7 @@ import weakref
 from datasette.utils import async_call_with_supported_arguments
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+import payerkb.web.compat as compat
 from payerkb.web.security import POST_PATHS
 
 DEFAULT_NAME = "payerkb"
@@ -206,7 +207,27 @@ def _no_table_decides(datasette, database: str) -> bool:
 
 async def ensure_allowed(datasette, actor, db, route: str) -> None:
     """Raise Forbidden unless `actor` may see every table the route shows (see ensure_tables_allowed)."""
+    if compat.resource_permissions(datasette):
+        return await ensure_resources_allowed(datasette, actor, db, route)
     await ensure_tables_allowed(datasette, actor, db, route, ask_tables=not _no_table_decides(datasette, db.name))
+
+
+async def ensure_resources_allowed(datasette, actor, db, route: str) -> None:
+    """Datasette 1.0's spelling of ensure_tables_allowed: the check its own table page makes
+    (view-table of each table, which takes the database and instance rules into account), or
+    view-database for a route that shows no table; execute-sql where the route runs SQL."""
+    from datasette.resources import DatabaseResource, TableResource
+
+    database = db.name
+    tables = await tables_shown(db, route)
+    if not tables and not await datasette.allowed(
+            action="view-database", resource=DatabaseResource(database), actor=actor):
+        raise Forbidden(_denied("view-database"))
+    for table in tables:
+        if not await datasette.allowed(action="view-table", resource=TableResource(database, table), actor=actor):
+            raise Forbidden(_denied("view-table"))
+    if route in ROUTE_RUNS_SQL:
+        await datasette.ensure_permission(action="execute-sql", resource=DatabaseResource(database), actor=actor)
 
 
 async def ensure_tables_allowed(datasette, actor, db, route: str, ask_tables: bool = True) -> None:

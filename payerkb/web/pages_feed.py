@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from datasette.utils import await_me_maybe, call_with_supported_arguments, tilde_encode
 from datasette.utils.asgi import NotFound, Response
 
+from payerkb.web import compat
 from payerkb.web.guard import find_database, served_database
 from payerkb.web.pages_labels import CHANGE_KIND_LABELS, label
 from payerkb.web.public import public_base
@@ -119,7 +120,7 @@ def _wrap(render):
                 return response
             feed = ET.fromstring(response.body)
         else:
-            title = (datasette.metadata("queries", database=database) or {}).get(query_name or "", {})
+            title = await compat.canned_query(datasette, database, query_name or "") or {}
             feed = _empty_feed(title.get("title") if isinstance(title, dict) and title.get("title") else "payerkb")
         feed.find(_tag("id")).text = self_url if base else uuid.uuid5(ID_NAMESPACE, self_url).urn
         for link in feed.findall(_tag("link")):
@@ -160,12 +161,11 @@ def wrap_renderers(results) -> list:
 async def changes_atom(request, datasette) -> Response:
     """/-/changes.atom: the changes_feed canned query, rendered as /payerkb/changes_feed.atom is."""
     db = served_database(datasette)
-    query = await datasette.get_canned_query(db.name, FEED_QUERY, request.actor)
+    query = await compat.canned_query(datasette, db.name, FEED_QUERY, request.actor)
     if query is None:
         raise NotFound(f"the feed is the canned query {FEED_QUERY} of metadata.yml, which database "
                        f"{db.name} does not have")
-    await datasette.ensure_permissions(
-        request.actor, [("view-query", (db.name, FEED_QUERY)), ("view-database", db.name), "view-instance"])
+    await compat.ensure_query_visible(datasette, request.actor, db.name, FEED_QUERY)
     params = {"kind": (request.args.get("kind") or "").strip(), "payer": (request.args.get("payer") or "").strip()}
     columns, rows = [], []
     if "changes" in set(await db.table_names()):

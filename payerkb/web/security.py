@@ -11,7 +11,8 @@ Methods: GET and HEAD everywhere (OPTIONS answers a CORS preflight); POST only w
 takes a POST (the claim check, Datasette's logout and permission debugger, a canned query that
 writes). Anything else answers 405 at once: Datasette 0.65.5 would answer a POST to a table, to
 /-/messages or to a read-only canned query with a 500, and payerkb's own pages would answer a PUT
-with the page.
+with the page. Datasette 1.0 answers these itself (and takes POSTs on its write API), so there only
+payerkb's own pages refuse methods (payerkb/web/guard.py).
 
 Routes of other plugins are theirs: any method passes through to them untouched (issue 18).
 
@@ -35,6 +36,9 @@ from urllib.parse import urlsplit
 
 import datasette
 from datasette.utils import await_me_maybe, call_with_supported_arguments, tilde_decode
+from datasette.utils.asgi import Response
+
+import payerkb.web.compat as compat
 
 TEMPLATE_DIRS = (
     Path(datasette.__file__).parent / "templates",
@@ -107,15 +111,13 @@ async def _canned_query(ds, path: str) -> dict | None:
     database, query = (tilde_decode(p) for p in parts)
     if database not in ds.databases:
         return None
-    queries = await ds.get_canned_queries(database, None)
-    return queries.get(query) or queries.get(query.removesuffix(".json"))
+    return (await compat.canned_query(ds, database, query)
+            or await compat.canned_query(ds, database, query.removesuffix(".json")))
 
 
 async def _refuse(send, message: str, allow: bytes = b"GET, HEAD") -> None:
-    body = ('{"ok": false, "error": "%s", "status": 405}' % message).encode()
-    await send({"type": "http.response.start", "status": 405, "headers": [
-        (b"content-type", b"application/json; charset=utf-8"), (b"allow", allow), CORS, *headers()]})
-    await send({"type": "http.response.body", "body": body})
+    extra = {k.decode(): v.decode() for k, v in ((b"allow", allow), CORS, *headers())}
+    await Response.json({"ok": False, "error": message, "status": 405}, status=405, headers=extra).asgi_send(send)
 
 
 async def _preflight(send, path: str) -> None:
@@ -215,7 +217,7 @@ def middleware(ds):
             if not theirs and method == "OPTIONS" and any(
                     name.lower() == b"access-control-request-method" for name, _ in scope.get("headers") or []):
                 return await _preflight(send, path)
-            if method not in ("GET", "HEAD", "OPTIONS") and not theirs:
+            if method not in ("GET", "HEAD", "OPTIONS") and not theirs and not compat.answers_every_method():
                 query = await _canned_query(ds, path) if method == "POST" and path not in POST_PATHS else None
                 if method != "POST" or (path not in POST_PATHS and not (query and query.get("write"))):
                     if query is not None:
@@ -230,8 +232,8 @@ def middleware(ds):
                 if message["type"] == "http.response.start":
                     own = list(message.get("headers") or [])
                     present = {name.lower() for name, _ in own}
-                    add_urls(found, "scripts_src", ds.metadata("extra_js_urls"))
-                    add_urls(found, "styles_src", ds.metadata("extra_css_urls"))
+                    add_urls(found, "scripts_src", compat.configured(ds, "extra_js_urls"))
+                    add_urls(found, "styles_src", compat.configured(ds, "extra_css_urls"))
                     csp = content_security_policy(
                         template_dirs, frozenset(found["scripts"] | found["scripts_src"]),
                         frozenset(found["styles_src"]))
