@@ -17,11 +17,12 @@ import difflib
 import functools
 import re
 
-from formats.vocabulary import NDC_UNIT_QUALIFIERS
+from formats.vocabulary import NDC_UNIT_QUALIFIERS, PAYER_TYPE_LABELS
 import payerkb.advisor as advisor
 import payerkb.ndc as ndclib
 from payerkb.check_drugs import check_drug_rules
 from payerkb.check_kb import Knowledge, Rule, _number, connect, knowledge
+from payerkb.check_reference import reference
 from payerkb.claim import ClaimInputError, ClaimLine, parse_claim
 
 SEVERITIES = ("error", "warning", "info")
@@ -29,6 +30,7 @@ TOPIC_ORDER = ("coding", "ndc", "narrative", "units", "modifiers", "invoice", "p
                "pricing", "documentation", "submission")
 CHECKED_TOPICS = ("coding", "ndc", "narrative", "units", "modifiers", "invoice", "prior_auth")
 REMINDER_TOPICS = ("pricing", "documentation", "submission")
+DENIAL_TOPICS = ("ndc", "narrative", "units")  # a payer silent on these still denies lines that get them wrong
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 TOPIC_RANK = {t: i for i, t in enumerate(TOPIC_ORDER)}
 STATUS_NOTES = {
@@ -65,20 +67,22 @@ NON_NAME_WORDS = {"ndc", "per", "dose", "total", "via", "and", "the", "for", "wi
 CHECKABLE_ELEMENTS = ("drug_name", "dose", "strength", "route", "ndc", "unit_of_measure")
 
 
-def check_claim(line, db) -> dict:
+def check_claim(line, db, strict: bool = False) -> dict:
     """Check one claim line (a dict or ClaimLine) against the payer's rules in `db` (a path,
-    sqlite_utils.Database or sqlite3 connection)."""
+    sqlite_utils.Database or sqlite3 connection). With `strict`, a topic that often gets lines
+    denied (units, NDC, narrative) on which the payer has no sourced rule is an error, not a warning."""
     claim = parse_claim(line)
     conn = connect(db)
-    return check_line(claim, knowledge(conn), conn)
+    return check_line(claim, knowledge(conn), conn, strict)
 
 
 CHECKS = ()  # filled in below, once the checks are defined
 
 
-def check_line(claim: ClaimLine, kb: Knowledge, conn) -> dict:
+def check_line(claim: ClaimLine, kb: Knowledge, conn, strict: bool = False) -> dict:
     """check_claim for a parsed line and a loaded knowledge base (an 837 file checks many lines)."""
     ctx = _Line(claim, kb, conn)
+    ctx.strict = strict
     for check in CHECKS:
         check(ctx)
     return ctx.result()
@@ -171,6 +175,7 @@ class _Line:
         self.ndc, self.ndc_rows, self.ndc_error, self.ndc_note = None, [], None, None
         self.recoded = False  # the crosswalk moved the line to a specific code: NOC-line rules no longer fit
         self.drug_prior_auth = False  # a drug rule of the payer said whether the drug needs prior authorization
+        self.strict = False  # a missing payer rule on a topic in DENIAL_TOPICS is an error, not a warning
         if claim.ndc:
             try:
                 self.ndc, self.ndc_rows, self.ndc_note = _lookup_ndc(kb, conn, claim.ndc, self.dos)
@@ -949,6 +954,58 @@ def _remind(ctx: _Line) -> None:
             ctx.add("info", topic, f"{ctx.payer_name}: {lead}{rule.summary}", rule=rule)
 
 
+NEEDS = {  # (topic, requirement) -> what payers that ask it do, in words
+    ("ndc", "required"): "require the NDC", ("ndc", "conditional"): "ask for the NDC in some cases",
+    ("ndc", "not_required"): "do not require the NDC",
+    ("narrative", "required"): "require a narrative", ("narrative", "conditional"): "ask for a narrative in some cases",
+    ("narrative", "not_required"): "do not require a narrative",
+    ("units", "required"): "have a units rule", ("units", "conditional"): "have a units rule for some cases",
+    ("units", "not_required"): "have no units requirement",
+}
+
+
+def _unruled(ctx: _Line) -> None:
+    """Where the payer has no sourced rule of its own on units, NDC or narrative for this line: a
+    warning that says so and cites the national rule, else the most common one among payers of the
+    same type (payerkb/check_reference.py); an error with `strict`."""
+    if not ctx.is_noc or ctx.recoded:
+        return
+    by_drug_rule = frozenset(f["topic"] for f in ctx.findings if f.get("rule_table") == "drug_rules")
+    ctx.add_once(("unruled", ctx.strict, by_drug_rule), lambda c: _unruled_here(c, by_drug_rule))
+
+
+def _unruled_here(ctx: _Line, by_drug_rule: frozenset) -> None:
+    claim = ctx.claim
+    where = f"for {claim.hcpcs} on {claim.setting.replace('_', ' ')} claims on {ctx.dos}"
+    for topic in DENIAL_TOPICS:
+        if topic in by_drug_rule or any(r.origin != "gap" and r.certain for r in ctx.by_topic.get(topic, ())):
+            continue
+        ref = reference(ctx.kb, ctx.conn, ctx.payer, topic, claim.hcpcs, claim.setting, ctx.dos)
+        if ref is None:
+            continue
+        words = TOPIC_WORDS.get(topic, topic)
+        cited = ref.rule
+        lead = f"{ctx.payer_name} has no sourced {words} rule in payerkb {where}; {words} mistakes often get lines denied."
+        if ref.how == "national":
+            said = f" What the national payer, {ctx.kb.payers[cited.payer_id]['name']}, says: {cited.summary}"
+        else:
+            kind = PAYER_TYPE_LABELS.get(ctx.payer["payer_type"], ctx.payer["payer_type"])
+            requirement = ref.asks[0]
+            what = (f"say: {UNIT_RULE_WORDS[ref.asks[1]]}" if topic == "units" and len(ref.asks) > 1
+                    and ref.asks[1] in UNIT_RULE_WORDS else NEEDS.get((topic, requirement), requirement))
+            said = (f" Most payers of the same type ({kind}) with such a rule ({ref.payers} of {ref.of}) {what}; for example "
+                    f"{ctx.kb.payers[cited.payer_id]['name']}: {cited.summary}")
+        ctx.add("error" if ctx.strict else "warning", topic, lead + said,
+                f"Confirm {ctx.payer_name}'s own {words} requirement before sending; until then, bill as the "
+                "cited rule asks.", source_url=cited.source_url, as_of=cited.as_of,
+                basis="national rule" if ref.how == "national" else "most common rule")
+        ctx.findings[-1].update(
+            rule_id=cited.id, rule_status=cited.status,
+            reference={"how": ref.how, "payers": ref.payers, "of": ref.of,
+                       "rules": [{"rule_id": r.id, "payer_id": r.payer_id, "source_url": r.source_url,
+                                  "as_of": r.as_of} for r in ref.examples]})
+
+
 def _gaps(ctx: _Line) -> None:
     if ctx.is_noc:
         ctx.add_once(("gaps", ctx.drug_prior_auth), _gaps_here)
@@ -970,4 +1027,5 @@ def _gaps_here(ctx: _Line) -> None:
                                    f"{ctx.claim.setting.replace('_', ' ')} claims on {ctx.dos}.", basis="gap")
 
 
-CHECKS = (_coding, _ndc, _narrative, _units, _modifiers, _invoice, _prior_auth, check_drug_rules, _reminders, _gaps)
+CHECKS = (_coding, _ndc, _narrative, _units, _modifiers, _invoice, _prior_auth, check_drug_rules, _unruled,
+          _reminders, _gaps)

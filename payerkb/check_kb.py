@@ -124,6 +124,8 @@ class Knowledge:
         self.scopes: dict[tuple, object] = {}
         self.ndc_lookups: dict[tuple, tuple] = {}
         self.noc_prices: dict[str, tuple | None] = {}
+        self.references: dict[tuple, object] = {}  # payerkb/check_reference.py
+        self.type_rules: dict[tuple, list[Rule]] = {}
 
     @staticmethod
     def _sources_by_id(conn) -> dict[str, SourceRef]:
@@ -205,14 +207,22 @@ def _rows(conn, sql, params=()):
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+LIVE_RULES = "status != 'superseded' and not (origin = 'scraped' and shadowed_by is not null)"
+
+
 def _load_rules(conn, payer_id: str) -> list[Rule]:
-    rows = _rows(conn, "select * from rules where payer_id = ? and status != 'superseded' "
-                       "and not (origin = 'scraped' and shadowed_by is not null)", [payer_id])
+    return load_rules(conn, "payer_id = ?", [payer_id])
+
+
+def load_rules(conn, where: str, params: list) -> list[Rule]:
+    """Rules (superseded ones and scraped ones a manual rule overrides left out) matching `where`
+    (SQL on the rules table), each with its sources: official ones first, then the newest."""
+    rows = _rows(conn, f"select * from rules where {LIVE_RULES} and {where}", params)
     cited: dict[str, list[SourceRef]] = {}
-    for r in _rows(conn, """select rs.rule_id, rs.locator, s.url, s.title, s.doc_date
+    for r in _rows(conn, f"""select rs.rule_id, rs.locator, s.url, s.title, s.doc_date
                             from rule_sources rs join sources s on s.id = rs.source_id
-                            where rs.rule_id in (select id from rules where payer_id = ?)
-                            order by s.kind = 'official' desc, s.doc_date desc""", [payer_id]):
+                            where rs.rule_id in (select id from rules where {where})
+                            order by s.kind = 'official' desc, s.doc_date desc""", params):
         cited.setdefault(r["rule_id"], []).append(SourceRef(r["url"], r["title"], r["doc_date"], r["locator"]))
     rules = []
     for row in rows:
