@@ -10,7 +10,8 @@ payerkb/ all import them (docs/architecture.md; tests/test_architecture.py keeps
 - scraped.py: policies/scraped/fetch-log.jsonl and policies/scraped/records/<source>.yml;
 - cms.py: policies/reference/cms/ (manifest.yml and one normalised CSV per CMS file);
 - reference.py: lists read from policies/reference/ (the NOC codes payerkb tracks);
-- files.py: writing a file of policies/ atomically.
+- files.py: writing a file of policies/ atomically;
+- messages.py: validation errors in payerkb's words (files of policies/, claim lines).
 
 The policy files themselves (payers, groups, reference, drug rules) are modelled in db/schema.py,
 which builds on vocabulary.py and fields.py.
