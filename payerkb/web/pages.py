@@ -200,10 +200,17 @@ def _compare(conn, payer_ids, code_arg):
         raise NotFound(str(exc).strip("'\"")) from None
 
 
+COMPARE_CHECKLIST_MAX = 300
+
+
 def _choices(conn):
-    """Payers and codes for the compare form."""
+    """Payers (for the checklist, when there are at most COMPARE_CHECKLIST_MAX: else the form takes
+    payer ids typed in, and the list is left out) and codes for the compare form."""
+    n = conn.execute("select count(*) from payers").fetchone()[0]
     return {
-        "payers": queries._rows(conn, "select id, name, payer_type from payers order by payer_type, name"),
+        "payer_count": n,
+        "payers": queries._rows(conn, "select id, name, payer_type from payers order by payer_type, name")
+        if n <= COMPARE_CHECKLIST_MAX else None,
         "codes": queries._rows(conn, "select code, short_descriptor from codes order by code = 'J3590' desc, code"),
     }
 
