@@ -188,7 +188,8 @@ def test_every_package_of_the_house_is_in_the_rule(house):
 
 def test_imports_follow_the_data_flow(house):
     modules, graph = house
-    assert layering_violations(modules, graph) == []
+    assert layering_violations(modules, graph) == [], ("what both sides need belongs in formats/; "
+                                                       "see MAY_IMPORT and docs/architecture.md")
 
 
 def test_only_the_scraping_commands_import_the_scrapers(house):
@@ -207,7 +208,10 @@ def test_db_holds_only_the_build(house):
 
 def test_no_import_cycles(house):
     _, graph = house
-    assert [" -> ".join(cycle) for cycle in import_cycles(graph)] == []
+    cycles = [" -> ".join(cycle) for cycle in import_cycles(graph)]
+    assert cycles == [], ("break each cycle: move what both sides need into a module below them (as "
+                          "db/errors.py, payerkb/settings.py), or import a sibling by its full name "
+                          "(import payerkb.x12 as x12), not from its package")
 
 
 # --- the checker itself: it finds what it is there to find ---
