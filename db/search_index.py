@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
 import time
 from array import array
 from contextlib import contextmanager
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
-from whoosh import highlight, index, query as wq
+from whoosh import index, query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemmingAnalyzer
 from whoosh.codec import whoosh3 as w3
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
@@ -37,7 +39,8 @@ from db.leftovers import owner_running
 from db.search_documents import MARK_CLOSE, MARK_OPEN, documents
 
 META_FILE = "payerkb-index.json"
-INDEX_VERSION = 5
+DOCS_FILE = "payerkb-docs.json"  # DocTable: what ranking needs of every document, read at once
+INDEX_VERSION = 6
 
 STEM = StemmingAnalyzer()
 PLAIN = RegexTokenizer() | LowercaseFilter()
@@ -173,11 +176,13 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
         ix = index.create_in(tmp, SCHEMA)
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         rules = 0
+        table = DocTable.collecting()
         try:
             writer = ix.writer(limitmb=128)
             try:
                 for doc in documents(conn, _new_words_splitter()):
-                    writer.add_document(**doc)
+                    writer.add_document(**doc)  # one writer, one segment: document numbers in this order
+                    table.add(doc)
                     rules += doc["kind"] == "rule"
             except BaseException:
                 writer.cancel()
@@ -187,6 +192,7 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
             conn.close()
             _ANALYSED.clear()
         ix.close()
+        (tmp / DOCS_FILE).write_text(json.dumps(table.to_json(), separators=(",", ":")))
         stat = db_path.stat()
         (tmp / META_FILE).write_text(json.dumps({
             "version": INDEX_VERSION, "build_id": build_id, "rules": rules, "db_size": stat.st_size,
@@ -231,6 +237,53 @@ def _swap_in(new: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+class DocTable:
+    """Per document number: the payer, the topic, the rule id and the group of rules shared word
+    for word (same kind, topic, summary, requirement, status, setting and drug); the payers'
+    ids, names and types once. Search merges shared rules and lists gaps from this table without
+    reading Whoosh's stored fields document by document."""
+
+    def __init__(self, payers: list[list[str]], topics: list[str], payer_of: list[int],
+                 topic_of: list[int], group_of: list[int], rule_ids: list[str]):
+        self.payers, self.topics, self.rule_ids = payers, topics, rule_ids
+        self.payer_of = np.asarray(payer_of, np.int32)
+        self.topic_of = np.asarray(topic_of, np.int16)
+        self.group_of = np.asarray(group_of, np.int32)
+
+    @classmethod
+    def collecting(cls) -> DocTable:
+        table = cls([], [], [], [], [], [])
+        table.payer_of, table.topic_of, table.group_of = [], [], []
+        table._payer_index, table._topic_index, table._group_index = {}, {}, {}
+        return table
+
+    def add(self, doc: dict) -> None:
+        if doc["kind"] != "rule":
+            self.payer_of.append(-1), self.topic_of.append(-1), self.group_of.append(-1)
+            self.rule_ids.append("")
+            return
+        payer = self._payer_index.setdefault(doc["payer_id"], len(self._payer_index))
+        if payer == len(self.payers):
+            self.payers.append([doc["payer_id"], doc["payer_name"], doc["payer_type"]])
+        topic = self._topic_index.setdefault(doc["topic"], len(self._topic_index))
+        if topic == len(self.topics):
+            self.topics.append(doc["topic"])
+        meta = doc["meta"]
+        key = (meta.get("kind"), doc["topic"], doc["summary"], meta.get("requirement"), meta.get("status"),
+               meta.get("setting"), meta.get("drug_id"), doc.get("footing"))
+        self.payer_of.append(payer), self.topic_of.append(topic), self.rule_ids.append(doc["rule_id"])
+        self.group_of.append(self._group_index.setdefault(key, len(self._group_index)))
+
+    def to_json(self) -> dict:
+        return {"payers": self.payers, "topics": self.topics, "payer_of": self.payer_of,
+                "topic_of": self.topic_of, "group_of": self.group_of, "rule_ids": self.rule_ids}
+
+    @classmethod
+    def from_json(cls, data: dict) -> DocTable:
+        return cls(data["payers"], data["topics"], data["payer_of"], data["topic_of"], data["group_of"],
+                   data["rule_ids"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading
 
@@ -262,6 +315,9 @@ class IndexFiles:
             self._reader = self._ix.reader()
             self._searcher = Searcher(self._reader)  # only for phrase matching
             self.doc_count = self._reader.doc_count_all()
+            self.docs = DocTable.from_json(json.loads((self.path / DOCS_FILE).read_text()))
+            if len(self.docs.rule_ids) != self.doc_count:
+                raise IndexUnavailable(f"the index at {self.path} is incomplete (its document table does not match)")
         self.identity = _identity(self.path)
 
     def close(self) -> None:
@@ -277,7 +333,7 @@ class IndexFiles:
 
     def analyze(self, fieldname: str, word: str) -> list[str]:
         """The tokens the field stores for word (stemmed or not, as the field is)."""
-        return list(SCHEMA[fieldname].process_text(word, mode="query"))
+        return list(_analyze(fieldname, word))
 
     def has_positions(self, fieldname: str) -> bool:
         return SCHEMA[fieldname].format.supports("positions")
@@ -324,16 +380,55 @@ class IndexFiles:
     def highlight(self, text: str, tokens: set[str]) -> str:
         """Up to two passages of text with the words whose stems are tokens between MARK_OPEN and
         MARK_CLOSE; "" when none occurs."""
-        return highlight.highlight(text, frozenset(tokens), STEM,
-                                   highlight.ContextFragmenter(maxchars=240, surround=60),
-                                   _MarkFormatter(), top=2)
+        return highlight_passages(text, tokens)
 
 
-class _MarkFormatter(highlight.Formatter):
-    between = " … "
+_WORD = re.compile(r"\w+(?:\.?\w+)*")  # STEM's tokenizer
+PASSAGE_CHARS, SURROUND_CHARS = 240, 60
 
-    def format_token(self, text, token, replace=False):
-        return MARK_OPEN + highlight.get_text(text, token, replace) + MARK_CLOSE
+
+@lru_cache(maxsize=20_000)
+def _analyze(fieldname: str, word: str) -> tuple[str, ...]:
+    return tuple(SCHEMA[fieldname].process_text(word, mode="query"))
+
+
+@lru_cache(maxsize=100_000)
+def _stem(word: str) -> str:
+    return normalize(word)
+
+
+def highlight_passages(text: str, tokens: set[str]) -> str:
+    """The text (whole when it is short, else up to two passages around the matches, joined by
+    " … ") with every word whose stem is one of tokens marked. A word is stemmed once per process:
+    Whoosh's highlighter re-analyses the whole text on every call."""
+    spans = [m.span() for m in _WORD.finditer(text) if _stem(m.group()) in tokens]
+    if not spans:
+        return ""
+    if len(text) <= PASSAGE_CHARS:
+        windows = [(0, len(text))]
+    else:
+        windows = []
+        for start, end in spans:
+            lo, hi = max(0, start - SURROUND_CHARS), min(len(text), end + SURROUND_CHARS)
+            if windows and lo <= windows[-1][1]:
+                lo = windows[-1][0]
+                windows.pop()
+            windows.append((lo, min(hi, lo + PASSAGE_CHARS)))
+        best = sorted(windows, key=lambda w: -sum(1 for s, e in spans if w[0] <= s and e <= w[1]))[:2]
+        windows = sorted(best)
+    out = []
+    for lo, hi in windows:
+        if lo > 0 and " " in text[lo:hi]:
+            lo = text.index(" ", lo) + 1  # start and end on whole words
+        if hi < len(text) and " " in text[lo:hi]:
+            hi = text.rindex(" ", lo, hi)
+        piece, at = [], lo
+        for start, end in spans:
+            if lo <= start and end <= hi:
+                piece += [text[at:start], MARK_OPEN, text[start:end], MARK_CLOSE]
+                at = end
+        out.append("".join(piece) + text[at:hi])
+    return " … ".join(out)
 
 
 def _postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -307,7 +307,7 @@ def _hit_json(hit: Hit) -> dict:
         "effective_to": meta.get("effective_to"),
         # every payer carrying this rule word for word (the first is payer_id), and their rule ids
         "payers": [{"payer_id": pid, "payer_name": name} for pid, name in hit.payers],
-        "rule_ids": hit.rule_ids,
+        "rule_ids": hit.rule_ids, "payer_count": hit.payer_count,
     }
 
 

@@ -75,9 +75,11 @@ def _print_hits(answer: dict) -> None:
         dated = (f" · undated, read {hit['as_of']}" if hit.get("as_of_undated") else f" · as of {hit['as_of']}") \
             if hit["as_of"] else ""
         click.echo(click.style(f"   {hit['rule_id']}{dated}", dim=True))
-        if len(hit["payers"]) > 1:
+        if hit["payer_count"] > 1:
             others = ", ".join(p["payer_name"] for p in hit["payers"][1:])
-            click.echo(click.style(f"   the same rule for {len(hit['payers']) - 1} more: {others}", dim=True))
+            more = hit["payer_count"] - len(hit["payers"])
+            click.echo(click.style(f"   the same rule for {hit['payer_count'] - 1} more: {others}"
+                                   + (f" and {more:,} more" if more else ""), dim=True))
     facets, labels = answer["facets"], answer["facet_labels"]
     if facets.get("payer_type"):
         top = ", ".join(f"{labels['payer_type'].get(k, k)} {v}" for k, v in list(facets["payer_type"].items())[:6])

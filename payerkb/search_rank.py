@@ -33,8 +33,9 @@ FACETS = ("payer_type", "topic", "code", "state")
 # Facet values of code and state are read from the searchable codes and place fields.
 FACET_FIELDS = {"payer_type": "payer_type", "topic": "topic", "code": "codes", "state": "place", "kind": "kind",
                 "footing": "footing"}
-# Hits read (stored fields) per hit shown, to fill the page after shared rules are merged.
-CANDIDATES_PER_HIT, MAX_CANDIDATES = 4, 800
+# Candidates ranked per hit shown, to fill the page after shared rules are merged; payers listed
+# on one shared rule (all of them are counted); gap lines (payers) and gap rows read.
+CANDIDATES_PER_HIT, MAX_LISTED_PAYERS = 4, 50
 MAX_GAP_LINES, MAX_GAP_ROWS = 10, 300
 
 
@@ -71,8 +72,9 @@ class Hit:
     meta: dict = field(default_factory=dict)
     # A rule that several payers share word for word (a national rule each contractor carries)
     # is one hit: every payer and rule id, the first being payer_id and rule_id.
-    payers: list[tuple[str, str]] = field(default_factory=list)
+    payers: list[tuple[str, str]] = field(default_factory=list)  # up to MAX_LISTED_PAYERS
     rule_ids: list[str] = field(default_factory=list)
+    payer_count: int = 1  # every payer carrying it
 
 
 @dataclass
@@ -120,6 +122,7 @@ class SearchIndex:
             self._unconfirmed = np.zeros(self._n, bool)
             self._unconfirmed[footing.get("unconfirmed", [])] = True
         self._term_scores_cache: OrderedDict = OrderedDict()
+        self._corrections: dict[tuple[str, int], tuple[str, ...]] = {}
         self._cached_postings = 0
         self._allowed: dict[tuple, np.ndarray] = {}
 
@@ -136,8 +139,18 @@ class SearchIndex:
                        for token in self.files.analyze(name, word))
 
     def corrections(self, word: str, maxdist: int) -> list[str]:
-        """Known words within maxdist edits of word (same first letter), closest and most common first."""
+        """Known words within maxdist edits of word (same first letter), closest and most common first.
+        Remembered per index (Whoosh walks a Levenshtein automaton over the word list in Python)."""
         word = word.lower()
+        found = self._corrections.get((word, maxdist))
+        if found is None:
+            found = self._find_corrections(word, maxdist)
+            if len(self._corrections) >= 4096:
+                self._corrections.clear()
+            self._corrections[(word, maxdist)] = found
+        return list(found)
+
+    def _find_corrections(self, word: str, maxdist: int) -> tuple[str, ...]:
         with self._lock:
             found = set()
             for dist in range(1, maxdist + 1):
@@ -145,7 +158,7 @@ class SearchIndex:
                 if found:
                     break
             ranked = sorted(found, key=lambda dw: (dw[0], -self._popularity(dw[1]), dw[1]))
-        return [w for _, w in ranked]
+        return tuple(w for _, w in ranked)
 
     def _popularity(self, word: str) -> int:
         """How many rules use the word (in any form), to prefer common words among corrections."""
@@ -199,13 +212,9 @@ class SearchIndex:
             else:  # filters only: by payer and topic (document order)
                 rule_key = None
                 gap_order = np.flatnonzero(gaps)[:MAX_GAP_ROWS]
-            wanted = min(limit * CANDIDATES_PER_HIT, total)
-            while True:
-                order = _top(rule_key, wanted) if rule_key is not None else np.flatnonzero(rules)[:wanted]
-                hits = self._merged_hits(order, final if positive else None, summary_terms, limit)
-                if len(hits) >= limit or wanted >= min(total, MAX_CANDIDATES):
-                    break
-                wanted = min(wanted * 4, total, MAX_CANDIDATES)  # shared rules merged: read further
+            if rule_key is None:
+                rule_key = np.where(rules, -np.arange(self._n, dtype=np.float64) - 1.0, -np.inf)
+            hits = self._merged_hits(rules, rule_key, total, final if positive else None, summary_terms, limit)
             gap_lines = self._gap_lines(gap_order)
             gaps_match_more = bool(positive and len(gap_order) and (
                 total == 0 or matched_clauses[gap_order[0]] > matched_clauses[int(np.argmax(rule_key))]))
@@ -217,39 +226,54 @@ class SearchIndex:
         return Results(hits, total, facets, stale=self.is_stale(), gaps=gap_lines, gap_total=gap_total,
                        gaps_match_more=gaps_match_more)
 
-    def _merged_hits(self, order, scores, summary_terms: set[str], limit: int) -> list[Hit]:
-        """Hits in order, a rule shared word for word by several payers merged into its first."""
-        hits: list[Hit] = []
-        by_key: dict[tuple, Hit] = {}
-        for d in order:
+    def _merged_hits(self, rules, key, total: int, scores, summary_terms: set[str], limit: int) -> list[Hit]:
+        """The best `limit` hits by key, a rule shared word for word by several payers (one group
+        of the document table) merged into its best-ranked copy."""
+        groups = self.files.docs.group_of
+        wanted = min(limit * CANDIDATES_PER_HIT, total)
+        while True:
+            order = _top(key, wanted)
+            _, first = np.unique(groups[order], return_index=True)
+            reps = order[np.sort(first)][:limit]
+            if len(reps) >= limit or wanted >= total:
+                break
+            wanted = min(wanted * 8, total)  # many copies of the same rules: look further
+        # Every matching copy of the chosen rules, by group, best first within a group.
+        members = np.flatnonzero(rules & np.isin(groups, groups[reps]))
+        members = members[np.lexsort((members, -key[members], groups[members]))]
+        member_groups = groups[members]
+        starts = np.searchsorted(member_groups, groups[reps], side="left")
+        ends = np.searchsorted(member_groups, groups[reps], side="right")
+        hits = []
+        for d, start, end in zip(reps, starts, ends):
+            copies = members[start:end]
             stored = self.files.stored_fields(int(d))
-            meta = stored["meta"]
-            key = (meta.get("kind"), stored["topic"], stored["summary"], meta.get("requirement"),
-                   meta.get("status"), meta.get("setting"), meta.get("drug_id"))
-            first = by_key.get(key)
-            if first is not None:
-                first.payers.append((stored["payer_id"], stored["payer_name"]))
-                first.rule_ids.append(stored["rule_id"])
-                continue
-            if len(hits) == limit:
-                continue  # still merge later copies of the hits already chosen
-            hit = by_key[key] = self._hit(stored, float(scores[d]) if scores is not None else 0.0, summary_terms)
+            hit = self._hit(stored, float(scores[d]) if scores is not None else 0.0, summary_terms)
+            hit.payers, hit.rule_ids = self._listed(copies[:MAX_LISTED_PAYERS].tolist())
+            hit.payer_count = len(copies)
             hits.append(hit)
         return hits
 
+    def _listed(self, docnums) -> tuple[list[tuple[str, str]], list[str]]:
+        docs = self.files.docs
+        payers = [docs.payers[docs.payer_of[d]] for d in docnums]
+        return [(p[0], p[1]) for p in payers], [docs.rule_ids[d] for d in docnums]
+
     def _gap_lines(self, order) -> list[GapLine]:
-        lines: dict[str, GapLine] = {}
+        docs = self.files.docs
+        lines: dict[int, GapLine] = {}
         for d in order:
-            stored = self.files.stored_fields(int(d))
-            line = lines.get(stored["payer_id"])
+            payer = int(docs.payer_of[d])
+            line = lines.get(payer)
             if line is None:
                 if len(lines) == MAX_GAP_LINES:
                     continue
-                line = lines[stored["payer_id"]] = GapLine(
-                    stored["payer_id"], stored["payer_name"], stored["payer_type"], [], [])
-            if stored["topic"] not in line.topics:
-                line.topics.append(stored["topic"])
-            line.rule_ids.append(stored["rule_id"])
+                pid, name, ptype = docs.payers[payer]
+                line = lines[payer] = GapLine(pid, name, ptype, [], [])
+            topic = docs.topics[docs.topic_of[d]]
+            if topic not in line.topics:
+                line.topics.append(topic)
+            line.rule_ids.append(docs.rule_ids[d])
         return list(lines.values())
 
     def is_stale(self) -> bool:
