@@ -17,6 +17,7 @@ import sqlite_utils
 
 from db import drug_tables, matrix, schema
 from db.as_of import as_of
+from db.bulk import insert_rows
 from db.errors import BuildError  # noqa: F401 - defined in db/errors.py; callers may still catch db.build.BuildError
 from db.leftovers import owner_running
 from db.validate import Policies, effective_rules, load_policies
@@ -51,11 +52,15 @@ def _as_of(rule: schema.Rule, kb: Policies) -> tuple[str | None, bool]:
     return as_of([kb.sources[ref.ref][0] for ref in rule.sources if ref.ref in kb.sources], rule.as_of)
 
 
-def _rule_row(rule: schema.Rule, payer, kb: Policies, located, loc, group_id, origin=None) -> dict:
+def _rule_row(rule: schema.Rule, payer, kb: Policies, located, loc, group_id, origin=None,
+              noc: list[str] | None = None) -> dict:
     official = any(
         kb.sources[r.ref][0].kind == "official" for r in rule.sources if r.ref in kb.sources
     )
-    codes = kb.noc_codes if rule.codes == "all" else list(rule.codes)
+    if rule.codes == "all":
+        codes = kb.noc_codes if noc is None else noc
+    else:
+        codes = list(rule.codes)
     return {
         "id": rule_id(payer.id, rule.id),
         "payer_id": payer.id,
@@ -147,14 +152,14 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     db["synonyms"].create({"group_id": int, "term": str}, pk=("group_id", "term"))
 
 
-def _gap_row(payer: schema.Payer, topic: str, kb: Policies) -> dict:
+def _gap_row(payer: schema.Payer, topic: str, kb: Policies, noc: list[str] | None = None) -> dict:
     row = {col: None for col in RULE_COLUMNS}
     row.update(
         id=rule_id(payer.id, f"gap-{topic.replace('_', '-')}"),
         payer_id=payer.id, payer_name=payer.name, rule_key=f"gap-{topic.replace('_', '-')}",
         topic=topic, setting="any", requirement="unknown",
         summary=f"No public source found yet for this payer's {topic.replace('_', ' ')} rules on NOC drug claims.",
-        codes=json.dumps(kb.noc_codes), status="unconfirmed", origin="gap",
+        codes=json.dumps(kb.noc_codes if noc is None else noc), status="unconfirmed", origin="gap",
         source_count=0, has_official_source=0,
     )
     return row
@@ -163,10 +168,9 @@ def _gap_row(payer: schema.Payer, topic: str, kb: Policies) -> dict:
 def _insert(db: sqlite_utils.Database, kb: Policies) -> tuple[int, int]:
     # sources declared only by scraped drug-rule candidates are not served (payerkb review moves them)
     candidates = {located.path for located in kb.scraped_drug_rules}
-    db["sources"].insert_all(
-        ({**src.model_dump(exclude={"undated"}), "undated": int(src.undated), "file": path}
-         for src, path in kb.sources.values() if path not in candidates),
-    )
+    insert_rows(db, "sources", (
+        {**src.model_dump(exclude={"undated"}), "undated": int(src.undated), "file": path}
+        for src, path in kb.sources.values() if path not in candidates))
     db["codes"].insert_all(
         {**c.model_dump(exclude={"sources", "is_noc"}), "is_noc": int(c.is_noc),
          "sources": json.dumps([s.ref for s in c.sources])}
@@ -186,49 +190,52 @@ def _insert(db: sqlite_utils.Database, kb: Policies) -> tuple[int, int]:
         {"group_id": i, "term": term} for i, group in enumerate(kb.synonyms, 1) for term in dict.fromkeys(group)
     )
 
-    rules, rule_codes, rule_sources = [], [], []
+    noc = kb.noc_codes
+    payers, payer_states, rules, rule_codes, rule_sources = [], [], [], [], []
     by_payer_topic: dict[tuple[str, str], list[dict]] = {}
+
+    def add_rule(row: dict, rule) -> None:
+        rules.append(row)
+        by_payer_topic.setdefault((row["payer_id"], row["topic"]), []).append(row)
+        rule_codes.extend({"rule_id": row["id"], "code": c} for c in (noc if rule.codes == "all" else rule.codes))
+        rule_sources.extend({"rule_id": row["id"], "source_id": r.ref, "locator": r.locator} for r in rule.sources)
+
     for located in kb.payers:
         payer = located.model
-        db["payers"].insert({
+        payers.append({
             "id": payer.id, "name": payer.name, "parent_org": payer.parent_org,
             "payer_type": payer.payer_type, "states": _json(payer.states),
             "jurisdiction": payer.jurisdiction, "website": payer.website,
             "aliases": _json(payer.aliases), "includes": _json(payer.includes),
             "note": payer.note, "file": located.path,
         })
-        db["payer_states"].insert_all({"payer_id": payer.id, "state": s} for s in dict.fromkeys(payer.states))
+        payer_states.extend({"payer_id": payer.id, "state": s} for s in dict.fromkeys(payer.states))
         for rule, rule_file, loc, group_id in effective_rules(kb, located):
-            row = _rule_row(rule, payer, kb, rule_file, loc, group_id)
-            rules.append(row)
-            by_payer_topic.setdefault((payer.id, rule.topic), []).append(row)
-            rule_codes.extend({"rule_id": row["id"], "code": c} for c in json.loads(row["codes"]))
-            rule_sources.extend({"rule_id": row["id"], "source_id": r.ref, "locator": r.locator} for r in rule.sources)
+            add_rule(_rule_row(rule, payer, kb, rule_file, loc, group_id, noc=noc), rule)
 
     payers_by_id = {p.model.id: p.model for p in kb.payers}
     for scraped in kb.scraped:
         for i, rule in enumerate(scraped.model.rules):
             payer = payers_by_id[rule.payer_id]
-            row = _rule_row(rule, payer, kb, scraped, ("rules", i), None, origin="scraped")
+            row = _rule_row(rule, payer, kb, scraped, ("rules", i), None, origin="scraped", noc=noc)
             row["id"] = rule_id(payer.id, f"scraped-{scraped.model.scraper}-{rule.id}")
             manual = [r for r in by_payer_topic.get((payer.id, rule.topic), [])
                       if r["origin"] == "manual" and r["setting"] in (rule.setting, "any")]
             row["shadowed_by"] = manual[0]["id"] if manual else None
-            rules.append(row)
-            rule_codes.extend({"rule_id": row["id"], "code": c} for c in json.loads(row["codes"]))
-            rule_sources.extend({"rule_id": row["id"], "source_id": r.ref, "locator": r.locator} for r in rule.sources)
-            by_payer_topic.setdefault((payer.id, rule.topic), []).append(row)
+            add_rule(row, rule)
 
     for payer in payers_by_id.values():
         for topic in TOPIC_COLUMNS:
             if not any(r["origin"] != "scraped" for r in by_payer_topic.get((payer.id, topic), [])):
-                row = _gap_row(payer, topic, kb)
+                row = _gap_row(payer, topic, kb, noc=noc)
                 rules.append(row)
-                rule_codes.extend({"rule_id": row["id"], "code": c} for c in kb.noc_codes)
+                rule_codes.extend({"rule_id": row["id"], "code": c} for c in noc)
 
-    db["rules"].insert_all(rules)
-    db["rule_codes"].insert_all(rule_codes)
-    db["rule_sources"].insert_all(rule_sources)
+    insert_rows(db, "payers", payers)
+    insert_rows(db, "payer_states", payer_states)
+    insert_rows(db, "rules", rules)
+    insert_rows(db, "rule_codes", rule_codes)
+    insert_rows(db, "rule_sources", rule_sources)
     return len(payers_by_id), len(rules)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from db.bulk import insert_rows
 from db.errors import BuildError
 from formats.cms import FOLDER as CMS_FOLDER, FORMATS as KINDS, ManifestError, load_manifest, load_rows
 
@@ -63,18 +64,7 @@ def load_cms_tables(db: sqlite_utils.Database, kb, out_path) -> None:
             period = {"release": entry.quarter} if kind.annual else {
                 "quarter": entry.quarter, "effective_from": entry.effective_from,
                 "effective_to": entry.effective_to}
-            _bulk_insert(db, kind.table, [{**period, "cms_file_id": entry.id, **row} for row in rows])
+            insert_rows(db, kind.table, [{**period, "cms_file_id": entry.id, **row} for row in rows])
     for table, indexes in INDEXES.items():  # after the rows: faster than updating them row by row
         for cols in indexes:
             db[table].create_index(cols)
-
-
-def _bulk_insert(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
-    # Plain executemany: sqlite-utils' insert_all checks every value's type and costs ~0.4 s per
-    # build for these ~16,000 rows; the table and its types were declared by sqlite-utils above.
-    if not rows:
-        return
-    columns = list(rows[0])
-    sql = (f"insert into [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
-           f"values ({', '.join('?' for _ in columns)})")
-    db.conn.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
