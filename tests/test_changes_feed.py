@@ -198,3 +198,22 @@ async def test_fixture_feed_dates_titles_links_and_escaped_markup(fixture_ds):
     subtitle = feed.find(f"{ATOM}subtitle").text
     assert "3 changes" in subtitle and "dated 2025-12-31 to 2026-03-01" in subtitle
     assert "rule added: 1" in subtitle and "source page changed: 1" in subtitle and "rule takes effect: 1" in subtitle
+
+
+async def test_a_changes_table_from_an_older_build_is_a_400_not_a_500(tmp_path, metadata):
+    """A database built before changes.fields existed: the page still shows its changes, the feed
+    says to build again."""
+    import sqlite_utils
+
+    from db.build import build
+
+    out = tmp_path / "payerkb.db"
+    build(FIXTURE_POLICIES, out, extra_steps=[])
+    db = sqlite_utils.Database(out)
+    db["changes"].insert_all([{k: v for k, v in FIXTURE_CHANGES[0].items()}], pk="id")  # no fields column
+    db.close()
+    ds = Datasette(immutables=[str(out)], metadata=metadata, settings={"suggest_facets": False})
+    feed = await ds.client.get("/-/changes.atom")
+    assert feed.status_code == 400 and "build it again" in feed.text
+    page = await ds.client.get("/-/changes")
+    assert page.status_code == 200 and "invoice rule added" in page.text
