@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from paths import POLICIES
+from paths import shipped_policies
 
 STATES = ["california", "colorado", "connecticut", "georgia", "indiana", "kentucky", "maine", "missouri", "nevada",
           "new-hampshire", "new-york", "ohio", "virginia", "wisconsin"]
@@ -16,9 +16,7 @@ NOC = {"C9399", "J3490", "J3590", "J3591", "J9999", "J7599", "J7699", "J7799", "
 
 @pytest.fixture(scope="module")
 def kb():
-    from db.validate import load_policies
-
-    kb, problems = load_policies(POLICIES)
+    kb, problems = shipped_policies()
     own = [p for p in problems if any(f"{o}.yml" in str(p) for o in OURS)]
     assert own == [], own
     return kb

@@ -10,14 +10,12 @@ import sqlite3
 
 import pytest
 
-from paths import POLICIES
+from paths import shipped_policies
 
 
 @pytest.fixture(scope="module")
 def kb():
-    from db.validate import load_policies
-
-    kb, _problems = load_policies(POLICIES)
+    kb, _problems = shipped_policies()
     return kb
 
 

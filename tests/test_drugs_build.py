@@ -12,7 +12,7 @@ import sqlite_utils
 from db import drug_tables
 from db.validate import load_policies
 from drugs_fixture import DRUG_POLICIES, build_drug_fixture, datasette_for
-from paths import POLICIES
+from paths import shipped_policies
 
 DRUG_TABLES = ("drugs", "drug_ndcs", "drug_sources", "drug_rules", "drug_rule_codes", "drug_rule_sources")
 
@@ -122,7 +122,7 @@ def test_scraped_drug_candidates_are_not_served(fixture_db):
 # --- the real policies/ ---------------------------------------------------------------------------
 
 def test_real_policies_drug_tables(built_db):
-    kb, _ = load_policies(POLICIES)
+    kb, _ = shipped_policies()
     db = sqlite_utils.Database(built_db)
     assert db["drugs"].count == len(kb.drugs)
     assert db["drug_rules"].count == sum(len(f.model.drug_rules) for f in kb.drug_rules)

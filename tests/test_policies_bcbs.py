@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paths import POLICIES
+from paths import POLICIES, shipped_policies
 from kb_queries import canned as _canned, rows as _rows, rule as _rule, urls as _urls
 
 BCBS_FILES = [
@@ -53,9 +53,7 @@ def test_bcbs_michigan_prior_auth_is_by_drug_list_from_january_2013(built_db):
 
 
 def test_bcbs_michigan_drug_rules_name_the_noc_codes_and_start_dates():
-    from db.validate import load_policies
-
-    kb, _ = load_policies(POLICIES)
+    kb, _ = shipped_policies()
     [rules_file] = [f for f in kb.drug_rules if f.model.payer_id == "bcbs-michigan"]
     rules = {r.drug: r for r in rules_file.model.drug_rules}
     assert (rules["cinqair"].codes, rules["cinqair"].effective_from) == (["J3490", "J3590"], "2016-06-01")
@@ -213,9 +211,7 @@ def test_bcbs_texas_ndc_rule_cites_the_2011_billing_page(built_db):
 
 
 def test_bcbsm_medicare_advantage_drug_rules_on_j3590_from_2020():
-    from db.validate import load_policies
-
-    kb, _ = load_policies(POLICIES)
+    kb, _ = shipped_policies()
     [rules_file] = [f for f in kb.drug_rules if f.model.payer_id == "bcbs-michigan-medicare-advantage"]
     rules = {r.drug: r for r in rules_file.model.drug_rules}
     assert {d: (r.codes, r.effective_from) for d, r in rules.items()} == {
@@ -248,9 +244,7 @@ def test_bcbsm_medicare_advantage_is_its_own_payer(built_db):
 
 
 def test_blue_care_network_drug_rules_start_a_month_before_the_ppo():
-    from db.validate import load_policies
-
-    kb, _ = load_policies(POLICIES)
+    kb, _ = shipped_policies()
     [bcn] = [f for f in kb.drug_rules if f.model.payer_id == "blue-care-network-michigan"]
     rules = {r.drug: r for r in bcn.model.drug_rules}
     assert (rules["onpattro"].codes, rules["onpattro"].effective_from) == (["J3490"], "2018-11-01")

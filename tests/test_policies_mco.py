@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paths import POLICIES
+from paths import shipped_policies
 from kb_queries import canned as _canned, rows as _rows, urls as _urls
 
 
@@ -18,9 +18,7 @@ def _rule(db: Path, payer: str, key: str) -> dict:
 
 
 def _drug_rules(payer: str) -> dict:
-    from db.validate import load_policies
-
-    kb, _ = load_policies(POLICIES)
+    kb, _ = shipped_policies()
     [f] = [f for f in kb.drug_rules if f.model.payer_id == payer]
     return kb, {r.id: r for r in f.model.drug_rules}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paths import POLICIES
+from paths import shipped_policies
 from kb_queries import rows as _rows, rule as _rule, urls as _urls
 
 
@@ -19,9 +19,7 @@ def _payer(db: Path, payer_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def kb():
-    from db.validate import load_policies
-
-    kb, problems = load_policies(POLICIES)
+    kb, problems = shipped_policies()
     return kb
 
 

@@ -7,8 +7,7 @@ import json
 import pytest
 import sqlite_utils
 
-from db.validate import load_policies
-from paths import POLICIES
+from paths import shipped_policies
 
 AB_JURISDICTIONS = {
     "medicare-noridian-je": ("JE", {"CA", "HI", "NV", "AS", "GU", "MP"}),
@@ -52,7 +51,7 @@ def db(built_db) -> sqlite_utils.Database:
 
 @pytest.fixture(scope="module")
 def kb():
-    kb, problems = load_policies(POLICIES)
+    kb, problems = shipped_policies()
     assert problems == []
     return kb
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from paths import POLICIES
+from paths import shipped_policies
 from kb_queries import canned as _canned, rows as _rows
 
 POINT32 = ["harvard-pilgrim", "harvard-pilgrim-stride", "tufts-health-plan", "tufts-medicare-preferred", "carepartners-ct"]
@@ -19,9 +19,7 @@ NOC = {"C9399", "J3490", "J3590", "J3591", "J9999", "J7599", "J7699", "J7799", "
 
 @pytest.fixture(scope="module")
 def kb():
-    from db.validate import load_policies
-
-    kb, problems = load_policies(POLICIES)
+    kb, problems = shipped_policies()
     own = [p for p in problems if any(f"/{o}.yml" in str(p) for o in OURS)]
     assert own == [], own
     return kb
