@@ -40,3 +40,13 @@ def policies_copy(tmp_path) -> Path:
     dest = tmp_path / "policies"
     shutil.copytree(POLICIES, dest)
     return dest
+
+
+@pytest.fixture()
+def policies_reference_only(tmp_path) -> Path:
+    """A policies/ tree with the shipped reference/ vocabulary and no payers, groups or drugs:
+    a test adds the files it is about, and validating it costs a fraction of the whole tree."""
+    dest = tmp_path / "policies"
+    shutil.copytree(POLICIES / "reference", dest / "reference")
+    (dest / "payers").mkdir()
+    return dest

@@ -51,9 +51,9 @@ def test_shipped_policies_are_valid():
     assert len(kb.payers) >= 3
 
 
-def test_good_payer_file_is_accepted(policies_copy):
-    write(policies_copy, "test-payer.yml", GOOD_PAYER)
-    assert problems_for(policies_copy) == []
+def test_good_payer_file_is_accepted(policies_reference_only):
+    write(policies_reference_only, "test-payer.yml", GOOD_PAYER)
+    assert problems_for(policies_reference_only) == []
 
 
 @pytest.mark.parametrize(
@@ -77,65 +77,65 @@ def test_good_payer_file_is_accepted(policies_copy):
         ("  - id: invoice-over-threshold\n    topic", "  - id: invoice-over-threshold\n\ttopic", 15, "tabs"),
     ],
 )
-def test_bad_payer_file_reports_file_and_line(policies_copy, old, new, line, fragment):
+def test_bad_payer_file_reports_file_and_line(policies_reference_only, old, new, line, fragment):
     assert old in GOOD_PAYER
-    write(policies_copy, "test-payer.yml", GOOD_PAYER.replace(old, new))
-    problems = problems_for(policies_copy)
-    expected_prefix = f"{policies_copy / 'payers' / 'test-payer.yml'}:{line}:"
+    write(policies_reference_only, "test-payer.yml", GOOD_PAYER.replace(old, new))
+    problems = problems_for(policies_reference_only)
+    expected_prefix = f"{policies_reference_only / 'payers' / 'test-payer.yml'}:{line}:"
     matching = [p for p in problems if p.startswith(expected_prefix) and fragment in p]
     assert matching, f"no problem at line {line} mentioning {fragment!r}; got {problems}"
 
 
-def test_duplicate_rule_and_source_ids(policies_copy):
+def test_duplicate_rule_and_source_ids(policies_reference_only):
     text = GOOD_PAYER + textwrap.indent(
         "- id: invoice-over-threshold\n  topic: pricing\n  codes: [J3590]\n  requirement: unknown\n"
         "  summary: Nothing found about pricing yet.\n  status: unconfirmed\n",
         "  ",
     )
-    write(policies_copy, "test-payer.yml", text)
-    write(policies_copy, "other-payer.yml", GOOD_PAYER.replace("id: test-payer", "id: other-payer").replace(
+    write(policies_reference_only, "test-payer.yml", text)
+    write(policies_reference_only, "other-payer.yml", GOOD_PAYER.replace("id: test-payer", "id: other-payer").replace(
         "rules:", "rules: []\nx_rules:").split("x_rules:")[0])
-    problems = problems_for(policies_copy)
+    problems = problems_for(policies_reference_only)
     assert any(":22: duplicate rule id 'invoice-over-threshold'" in p for p in problems), problems
     assert any("test-payer.yml:6: duplicate source id 'test-source' (also in" in p and "other-payer.yml" in p for p in problems), problems
 
 
-def test_two_live_rules_with_one_scope_must_be_marked_conflicting(policies_copy):
+def test_two_live_rules_with_one_scope_must_be_marked_conflicting(policies_reference_only):
     text = GOOD_PAYER + textwrap.indent(
         "- id: invoice-second-opinion\n  topic: invoice\n  codes: [J3590]\n  requirement: required\n"
         "  summary: Another page says an invoice is always needed.\n  status: unconfirmed\n",
         "  ",
     )
-    write(policies_copy, "test-payer.yml", text)
-    problems = problems_for(policies_copy)
+    write(policies_reference_only, "test-payer.yml", text)
+    problems = problems_for(policies_reference_only)
     assert any("mark both 'conflicting'" in p for p in problems), problems
     # marking both conflicting makes it valid
     text = text.replace("status: sourced", "status: conflicting").replace("status: unconfirmed", "status: conflicting")
     text = text.replace("    summary: Another page says an invoice is always needed.\n",
                         "    summary: Another page says an invoice is always needed.\n    sources: [{ref: test-source}]\n")
-    write(policies_copy, "test-payer.yml", text)
-    assert problems_for(policies_copy) == []
+    write(policies_reference_only, "test-payer.yml", text)
+    assert problems_for(policies_reference_only) == []
 
 
-def test_file_name_must_match_id_and_includes_must_exist(policies_copy):
-    write(policies_copy, "wrong-name.yml", GOOD_PAYER.replace("states: [TX]", "states: [TX]\nincludes: [no-such-group]"))
-    problems = problems_for(policies_copy)
+def test_file_name_must_match_id_and_includes_must_exist(policies_reference_only):
+    write(policies_reference_only, "wrong-name.yml", GOOD_PAYER.replace("states: [TX]", "states: [TX]\nincludes: [no-such-group]"))
+    problems = problems_for(policies_reference_only)
     assert any("wrong-name.yml:1: payer id 'test-payer' must match the file name" in p for p in problems)
     assert any("wrong-name.yml:5: unknown rule group 'no-such-group'" in p for p in problems)
 
 
-def test_yaml_syntax_error_has_a_line(policies_copy):
-    write(policies_copy, "test-payer.yml", GOOD_PAYER.replace("states: [TX]", "states: [TX"))
-    problems = problems_for(policies_copy)
+def test_yaml_syntax_error_has_a_line(policies_reference_only):
+    write(policies_reference_only, "test-payer.yml", GOOD_PAYER.replace("states: [TX]", "states: [TX"))
+    problems = problems_for(policies_reference_only)
     assert len(problems) == 1 and "YAML syntax error" in problems[0]
     assert problems[0].split(":")[1].isdigit()
 
 
-def test_cli_validate_exits_1_and_prints_file_line(policies_copy):
-    write(policies_copy, "test-payer.yml", GOOD_PAYER.replace("topic: invoice", "topic: invioce"))
-    result = CliRunner().invoke(cli, ["validate", "--policies", str(policies_copy)])
+def test_cli_validate_exits_1_and_prints_file_line(policies_reference_only):
+    write(policies_reference_only, "test-payer.yml", GOOD_PAYER.replace("topic: invoice", "topic: invioce"))
+    result = CliRunner().invoke(cli, ["validate", "--policies", str(policies_reference_only)])
     assert result.exit_code == 1
-    assert f"{policies_copy / 'payers' / 'test-payer.yml'}:15: rules[0].topic: 'invioce'" in result.output
+    assert f"{policies_reference_only / 'payers' / 'test-payer.yml'}:15: rules[0].topic: 'invioce'" in result.output
 
 
 def test_cli_validate_ok_on_shipped_policies():
