@@ -12,16 +12,23 @@ from pydantic import AfterValidator, Field
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
-def _check_date(value: str) -> str:
+def iso_date(value, what: str | None = None) -> str:
+    """A date as ISO text (YYYY-MM-DD): a date object, or text written so; else ValueError saying
+    why, starting with `what` (the field or parameter) when given. The one date check of payerkb:
+    policy files, the claim-context answer, the drug pages' dates."""
+    prefix = f"{what}: " if what else ""
     if isinstance(value, dt.date):
         return value.isoformat()
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"dates are written YYYY-MM-DD, got {value!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"{prefix}dates are written YYYY-MM-DD, got {value!r}")
+    text = value.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(f"{prefix}{text[:20]!r} is not a date written YYYY-MM-DD (e.g. 2026-03-01)")
     try:
-        dt.date.fromisoformat(value)
+        dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{value!r} is not a real calendar date") from None
-    return value
+        raise ValueError(f"{prefix}{text!r} is not a real calendar date") from None
+    return text
 
 
 def _check_url(value: str) -> str:
@@ -41,7 +48,7 @@ def _check_hcpcs(value: str) -> str:
     return value
 
 
-IsoDate = Annotated[str, AfterValidator(_check_date)]
+IsoDate = Annotated[str, AfterValidator(iso_date)]
 HttpUrl = Annotated[str, AfterValidator(_check_url)]
 Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
 HcpcsCode = Annotated[str, AfterValidator(_check_hcpcs)]

@@ -30,6 +30,7 @@ import sqlite3
 from urllib.parse import urlencode
 
 from db.schema import TOPICS
+from formats.fields import iso_date
 from formats.vocabulary import DRUG_TOPIC_LABELS
 import payerkb.ndc as ndclib
 from payerkb.check_kb import JSON_LISTS, Rule, knowledge
@@ -82,16 +83,7 @@ def _has_table(conn, name: str) -> bool:
 def check_date(value) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = str(value).strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(f"date: {text[:20]!r} is not a date written YYYY-MM-DD (e.g. 2026-03-01)")
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"date: {text!r} is not a real calendar date") from None
-    return text
+    return iso_date(value if isinstance(value, (str, dt.date)) else str(value), "date")
 
 
 def check_setting(value) -> str | None:

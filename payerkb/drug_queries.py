@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 
 from db import matrix
 from db.as_of import stale_before
+from formats.fields import iso_date
 from formats.vocabulary import DRUG_TOPIC_LABELS
 
 PA_REQUIREMENTS = ("required", "conditional")
@@ -29,14 +29,7 @@ def check_date(value: str | None, name: str = "date") -> str | None:
     """An ISO date of service, or ValueError naming the parameter."""
     if not value:
         return None
-    value = value.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"{name}: {value[:20]!r} is not a date written YYYY-MM-DD")
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name}: {value!r} is not a real calendar date") from None
-    return value
+    return iso_date(value, name)
 
 
 def in_effect(rule: dict, date: str) -> bool:
