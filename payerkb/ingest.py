@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from payerkb.settings import DEFAULT_POLICIES
 from scrapers.cms import CMSFileError, KINDS, read_file
 from scrapers.cms.kinds import check_quarter
 from scrapers.cms.store import ManifestError, save
@@ -26,7 +27,7 @@ KIND_CHOICES = ["auto", *KINDS]
 @click.option("--source-url", help="Where you downloaded the files (default: the CMS page that publishes that kind).")
 @click.option("--note", help="A remark stored in the manifest entry (e.g. which update of the file this is).")
 @click.option("--policies", "policies_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("policies"), show_default=True, help="Folder of policy files.")
+              default=DEFAULT_POLICIES, show_default=True, help="Folder of policy files.")
 @click.option("--dry-run", is_flag=True, help="Parse and report, write nothing.")
 def ingest_cms(files, kind, quarter, source_url, note, policies_dir, dry_run):
     """Parse CMS files (ZIP, CSV, TXT/PRN, XLS, XLSX) and store them in policies/reference/cms/.

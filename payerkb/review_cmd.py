@@ -9,9 +9,10 @@ import click
 
 from db.validate import load_policies
 import payerkb.review as review
+from payerkb.settings import DEFAULT_POLICIES
 
 POLICIES = click.option("--policies", "policies_dir", type=click.Path(file_okay=False, path_type=Path),
-                        default=Path("policies"), show_default=True, help="The policies folder.")
+                        default=DEFAULT_POLICIES, show_default=True, help="The policies folder.")
 
 
 def _load(policies_dir: Path):

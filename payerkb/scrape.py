@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from payerkb.settings import DEFAULT_POLICIES
 from scrapers import registry
 from scrapers.fetch import DEFAULT_CACHE
 from scrapers.run import make_fetcher, run
@@ -44,7 +45,7 @@ def _table(reports) -> str:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder to write into. Default: <policies>/scraped live; a new temporary folder offline.")
 @click.option("--policies", "policies_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("policies"), show_default=True,
+              default=DEFAULT_POLICIES, show_default=True,
               help="The policies folder whose payers, codes and claim fields scraped records must use.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_CACHE, show_default=True, help="On-disk cache of raw responses.")
