@@ -146,6 +146,7 @@ rules:
     return (head + body).encode()
 
 
+@pytest.mark.slow
 def test_huge_file_error_at_the_end_is_found_on_its_line(kb, tmp_path):
     policies, db = kb
     n = 1200

@@ -82,6 +82,7 @@ def test_as_of_defaults_to_newest_source_date(built_db):
     assert json.loads(row["modifiers"]) == ["JW", "JZ"]
 
 
+@pytest.mark.slow
 def test_failed_build_leaves_previous_database(tmp_path, policies_copy):
     out = tmp_path / "payerkb.db"
     build(policies_copy, out)
@@ -95,6 +96,7 @@ def test_failed_build_leaves_previous_database(tmp_path, policies_copy):
     assert list(tmp_path.glob("payerkb.db.tmp-*")) == []
 
 
+@pytest.mark.slow
 def test_failing_step_leaves_previous_database(tmp_path):
     out = tmp_path / "payerkb.db"
     build("policies", out)
@@ -109,6 +111,7 @@ def test_failing_step_leaves_previous_database(tmp_path):
     assert sqlite_utils.Database(out)["payers"].count > 0
 
 
+@pytest.mark.slow
 def test_cli_build_prints_summary_and_fails_cleanly(tmp_path, policies_copy):
     out = tmp_path / "kb.db"
     ok = CliRunner().invoke(cli, ["build", "--policies", str(policies_copy), "--out", str(out)])
@@ -123,6 +126,7 @@ def test_cli_build_prints_summary_and_fails_cleanly(tmp_path, policies_copy):
     assert sha(out) == before
 
 
+@pytest.mark.slow
 def test_build_cleans_leftovers_of_dead_builds_but_not_of_running_ones(tmp_path):
     import subprocess
 

@@ -46,6 +46,7 @@ def test_first_build_has_dates_but_no_rule_diffs(policies_copy, tmp_path):
     assert stamps == sorted(stamps, reverse=True)  # newest first
 
 
+@pytest.mark.slow
 def test_rule_edits_show_up_and_history_survives_rebuilds(policies_copy, tmp_path):
     out = tmp_path / "kb.db"
     build(policies_copy, out)
@@ -65,6 +66,7 @@ def test_rule_edits_show_up_and_history_survives_rebuilds(policies_copy, tmp_pat
     assert {r["id"] for r in changes(out) if r["kind"] in ("rule_added", "rule_removed")} == first_ids
 
 
+@pytest.mark.slow
 def test_a_changed_value_is_described_old_to_new(policies_copy, tmp_path):
     out = tmp_path / "kb.db"
     build(policies_copy, out)
@@ -85,6 +87,7 @@ def test_a_changed_value_is_described_old_to_new(policies_copy, tmp_path):
     assert {"field": "status", "old": "sourced", "new": "superseded"} in json.loads(changed[0]["fields"])
 
 
+@pytest.mark.slow
 def test_a_list_field_is_told_as_what_was_added_and_removed(policies_copy, tmp_path):
     """A rule that drops a code: both lists, old and new, in fields; detail names what went."""
     out = tmp_path / "kb.db"
@@ -131,6 +134,7 @@ def test_a_changed_page_shows_up_after_a_rebuild(policies_copy, tmp_path):
     assert pages[0]["payer_id"] == "medicare-palmetto-jj"
 
 
+@pytest.mark.slow
 def test_change_ids_are_stable_across_builds(policies_copy, tmp_path):
     a = {r["id"] for r in changes(build(policies_copy, tmp_path / "a.db").path)}
     b = {r["id"] for r in changes(build(policies_copy, tmp_path / "b.db").path)}

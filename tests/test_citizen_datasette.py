@@ -240,6 +240,7 @@ def _compare(ours, bare):
 @pytest.mark.parametrize("variant", sorted(metadata_variants()))
 @pytest.mark.parametrize("with_kb", [False, True], ids=["alone", "beside-payerkb"])
 @pytest.mark.parametrize("https", [False, True], ids=["http", "force_https_urls"])
+@pytest.mark.slow
 async def test_datasette_pages_unchanged(other_db, built_db, variant, with_kb, https):
     md = metadata_variants()[variant]
     paths = [other_db, built_db] if with_kb else [other_db]

@@ -111,6 +111,7 @@ def test_current_crosswalk_is_the_newest_quarter(two_quarters, tmp_path):
     (lambda f: f.write_text(f.read_text().replace("44.769", "44.000")), "changed since it was ingested"),
     (lambda f: f.unlink(), "missing"),
 ])
+@pytest.mark.slow
 def test_damaged_reference_data_stops_the_build_and_keeps_the_old_database(two_quarters, tmp_path, damage, message):
     out = tmp_path / "kb.db"
     build(two_quarters, out)

@@ -192,6 +192,7 @@ def test_review_lists_each_candidate_with_its_row_and_source(tmp_path, policies)
     assert "1 candidate(s): 1 can be accepted" in result.output
 
 
+@pytest.mark.slow
 def test_review_accept_moves_a_candidate_into_policies(tmp_path, policies):
     scrape(tmp_path, policies, "bcbsm-record-drug-pa", "anthem-specialty-pharmacy")
     key = "bcbsm-record-drug-pa:bcbs-michigan--record-0616v-cinqair-prior-auth"
@@ -219,6 +220,7 @@ def test_review_accept_moves_a_candidate_into_policies(tmp_path, policies):
     assert again.exit_code == 2 and "no candidate" in again.output
 
 
+@pytest.mark.slow
 def test_review_accept_by_source_keeps_hand_written_files_tidy(tmp_path, policies):
     scrape(tmp_path, policies, "anthem-specialty-pharmacy")
     before = (policies / "drug-rules" / "anthem-georgia.yml").read_text()
@@ -248,6 +250,7 @@ def _edit_candidates(policies: Path, name: str, change):
     (lambda d: d["drug_rules"][0].update(sources=[]), "no source"),
     (lambda d: d["drug_rules"][0].update(codes=["J3595"]), "unknown code(s) J3595"),
 ])
+@pytest.mark.slow
 def test_review_refuses_a_candidate_without_date_source_or_known_code(tmp_path, policies, change, message):
     scrape(tmp_path, policies, "bcbsm-record-drug-pa")
     _edit_candidates(policies, "bcbsm-record-drug-pa", change)
@@ -256,6 +259,7 @@ def test_review_refuses_a_candidate_without_date_source_or_known_code(tmp_path, 
     assert not (policies / "drug-rules" / "bcbs-michigan.yml").exists()
 
 
+@pytest.mark.slow
 def test_review_reports_a_drug_name_that_matches_two_drugs(tmp_path, policies):
     scrape(tmp_path, policies, "bcbsm-record-drug-pa")
     for ident in ("cinqair-vial", "cinqair-kit"):
@@ -265,6 +269,7 @@ def test_review_reports_a_drug_name_that_matches_two_drugs(tmp_path, policies):
     assert "matches 2 drugs (cinqair-kit, cinqair-vial)" in result.output
 
 
+@pytest.mark.slow
 def test_review_reject_drops_a_candidate_and_the_next_scrape_does_not_offer_it_again(tmp_path, policies):
     scrape(tmp_path, policies, "bcbsm-record-drug-pa", "anthem-specialty-pharmacy")
     result = review(policies, "reject", "--source", "bcbsm-record-drug-pa", "--why", "kept by hand instead")
@@ -276,6 +281,7 @@ def test_review_reject_drops_a_candidate_and_the_next_scrape_does_not_offer_it_a
     assert report.ok and not (out / "drug-rules" / "bcbsm-record-drug-pa.yml").exists()
 
 
+@pytest.mark.slow
 def test_review_needs_ids_or_a_source(tmp_path, policies):
     result = review(policies, "accept")
     assert result.exit_code == 2 and "--source" in result.output

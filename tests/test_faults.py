@@ -61,6 +61,7 @@ def _serve_check(db: Path, metadata: dict) -> list[str]:
 
 # --- a build killed with SIGKILL half-way ----------------------------------------------------
 
+@pytest.mark.slow
 def test_build_killed_half_way_leaves_the_previous_database_serving(small, tmp_path, metadata):
     from payerkb.dev.synthetic import generate
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 import yaml
 from click.testing import CliRunner
@@ -31,6 +32,7 @@ def test_unknown_source_is_refused_with_the_known_names():
     assert result.exit_code == 2 and "no-such-source" in result.output and "palmetto-gba" in result.output
 
 
+@pytest.mark.slow
 def test_offline_scrape_into_a_policies_copy_then_validate_and_build(policies_copy, tmp_path):
     out = policies_copy / "scraped"
     result = scrape("--offline", "--out", str(out), "--policies", str(policies_copy), "--cache", str(tmp_path / "cache"))

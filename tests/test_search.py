@@ -183,6 +183,7 @@ def test_snippets_mark_matches_and_escape_text(built_db):
 # --- a missing or damaged index ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_missing_index_gives_a_message_and_build_brings_it_back(private_db):
     shutil.rmtree(index_path(private_db))
     forget(private_db)
@@ -202,6 +203,7 @@ def test_damaged_index_gives_a_message(private_db):
     assert not answer["available"] and "payerkb build" in answer["message"]
 
 
+@pytest.mark.slow
 def test_rebuild_swaps_the_index_in_whole(private_db):
     folder = index_path(private_db)
     before = search("invoice", private_db)["total"]

@@ -63,6 +63,7 @@ def test_reader_reports_the_segment_and_one_line(name):
 
 @pytest.mark.parametrize("name", ["not X12", "truncated", "SE count wrong", "unknown transaction set",
                                   "no segment terminator"])
+@pytest.mark.slow
 def test_check_exits_2_without_a_traceback(built_db, tmp_path, name):
     data, segment, message = CASES[name]
     path = tmp_path / "claims.837"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,8 @@ import x12_build
 from payerkb import x12
 from payerkb.x12_check import check_837
 from payerkb.x12_explain import explain_835
+
+pytestmark = pytest.mark.fuzz
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "x12"
 TAGS = ["ISA", "GS", "ST", "SE", "GE", "IEA", "BHT", "NM1", "HL", "N4", "SBR", "CLM", "LX", "SV1", "SV2", "DTP",

@@ -44,6 +44,7 @@ def db(tmp_path_factory) -> Path:
     (b'{"units": ' + b"9" * 5000 + b"}", "not a usable JSON value"),
     (b"\x00" * 300_000, "longer than 256 KiB"),
 ])
+@pytest.mark.slow
 def test_check_refuses_hostile_input_with_exit_2(db, tmp_path, body, message):
     path = tmp_path / "claims.json"
     path.write_bytes(body)
@@ -121,6 +122,7 @@ def _ingest(policies: Path, path: Path) -> subprocess.CompletedProcess:
     return run_cli("ingest-cms", "--dry-run", "--policies", str(policies), str(path), timeout=60)
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_is_refused_before_it_expands(policies, tmp_path):
     bomb = tmp_path / "april-2026-asp.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z, z.open("asp.csv", "w", force_zip64=True) as f:

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.asyncio
     "with recursive n(i) as (select 1 union all select i + 1 from n where i < 200000) "
     "select length(group_concat(hex(randomblob(64)))) from n",
 ])
+@pytest.mark.slow
 async def test_one_call_memory_bombs_are_refused_at_once(ds, sql):
     started = time.monotonic()
     r = await ds.client.get("/payerkb.json", params={"sql": sql})
