@@ -32,7 +32,11 @@ def _label(line, number: int, batch: bool) -> str:
 @click.option("--format", "input_format", type=click.Choice(["auto", "json", "x12"]), default="auto", show_default=True,
               help="Input format: auto reads an 837 when the input starts with an ISA segment, JSON otherwise.")
 @click.option("--payer", help="837 input: payerkb payer id to use instead of matching NM1*PR.")
-def check_command(claims, db_path: Path, as_json: bool, min_severity: str, input_format: str, payer: str | None):
+@click.option("--strict", is_flag=True,
+              help="Where the payer has no sourced rule on units, NDC or narrative, the warning that cites the "
+                   "national or most common rule is an error (exit status 1).")
+def check_command(claims, db_path: Path, as_json: bool, min_severity: str, input_format: str, payer: str | None,
+                  strict: bool):
     """Check claim lines against the payer's rules and say what will be rejected and how to fix it.
 
     FILE holds one claim line as a JSON object, a JSON array of them, or JSON Lines (one object a
@@ -46,8 +50,13 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str, input
     (interchange, transaction set, CLM01, LX01, segment number); --json gives one JSON document.
     See docs/x12.md.
 
-    Exit status: 0 no errors, 1 some line has an error finding, 2 malformed input (the message names
-    the line and the field, or the 837 segment).
+    Where the payer has no sourced rule of its own on units, NDC or narrative for a NOC line, a
+    warning says so and cites the national payer's rule (else the most common one among payers of
+    its type); --strict makes those errors.
+
+    Exit status: 0 no errors, 1 some line has an error finding (with --strict, also a missing payer
+    rule on units, NDC or narrative), 2 malformed input (the message names the line and the field,
+    or the 837 segment).
 
     \b
     Example:
@@ -68,7 +77,7 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str, input
         except x12.X12Error as exc:
             click.secho(str(exc), fg="red", err=True)
             sys.exit(2)
-        sys.exit(run("837", data, db_path, payer, as_json, min_severity))
+        sys.exit(run("837", data, db_path, payer, as_json, min_severity, strict))
     bad_input = any_error = False
     shown = 0
     try:
@@ -76,7 +85,7 @@ def check_command(claims, db_path: Path, as_json: bool, min_severity: str, input
             try:
                 if isinstance(line, ClaimInputError):
                     raise line
-                result = check_claim(line, db_path)
+                result = check_claim(line, db_path, strict)
             except ClaimInputError as exc:
                 bad_input = True
                 where = f"line {number}: " if number > 1 or shown else ""

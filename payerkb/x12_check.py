@@ -214,7 +214,9 @@ class Run837:
 
     format = "x12-837"
 
-    def __init__(self, data: bytes | str, db, payer_id: str | None = None, reader: x12.Reader | None = None):
+    def __init__(self, data: bytes | str, db, payer_id: str | None = None, reader: x12.Reader | None = None,
+                 strict: bool = False):
+        self.strict = strict  # see payerkb.check.check_claim
         self.conn = connect(db)
         self.kb = knowledge(self.conn)
         self.index = payer_index(self.conn)
@@ -235,7 +237,7 @@ class Run837:
                                                                    "not an 837: use `payerkb explain` for remittances"})
                 continue
             for claim in x12.iter_claims_837(tx):
-                yield _claim(claim, self.kb, self.conn, self.index, self.forced, self.counts, self.memo)
+                yield _claim(claim, self.kb, self.conn, self.index, self.forced, self.counts, self.memo, self.strict)
 
     def report_head(self) -> dict:
         c = self.counts
@@ -244,9 +246,10 @@ class Run837:
                 "summary": c, "errors": self.errors}
 
 
-def check_837(data: bytes | str, db, payer_id: str | None = None, reader: x12.Reader | None = None) -> dict:
+def check_837(data: bytes | str, db, payer_id: str | None = None, reader: x12.Reader | None = None,
+              strict: bool = False) -> dict:
     """The report for a whole 837 file: {"claims": [...], "errors": [...], "summary": {...}}."""
-    run = Run837(data, db, payer_id, reader)
+    run = Run837(data, db, payer_id, reader, strict)
     with gc_paused():
         claims = list(run.claims())
     return {**run.report_head(), "claims": claims}
@@ -279,7 +282,8 @@ def gc_paused():
                 gc.enable()
 
 
-def _claim(claim: x12.Claim, kb, conn, index: PayerIndex, forced: str | None, counts: dict, memo: dict) -> dict:
+def _claim(claim: x12.Claim, kb, conn, index: PayerIndex, forced: str | None, counts: dict, memo: dict,
+           strict: bool = False) -> dict:
     counts["claims"] += 1
     if forced:
         payer = {"name": claim.payer_name, "id": claim.payer_code, "payer_id": forced, "how": "--payer",
@@ -317,7 +321,7 @@ def _claim(claim: x12.Claim, kb, conn, index: PayerIndex, forced: str | None, co
                 parsed = parse_claim(fields)
                 result = memo.get(parsed)
                 if result is None:
-                    result = check_line(parsed, kb, conn)
+                    result = check_line(parsed, kb, conn, strict)
                     if len(memo) < MEMO_SIZE:
                         memo[parsed] = result
             except ClaimInputError as exc:

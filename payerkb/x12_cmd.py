@@ -126,14 +126,15 @@ def _errors(errors: list[dict]) -> None:
         click.secho(f"{where}{e['error']}", fg="red", err=True)
 
 
-def run(kind: str, data: bytes, db_path: Path, payer: str | None, as_json: bool, min_severity: str = "info") -> int:
+def run(kind: str, data: bytes, db_path: Path, payer: str | None, as_json: bool, min_severity: str = "info",
+        strict: bool = False) -> int:
     """Check an 837 or explain an 835, writing each claim as soon as it is done (a large file is never
     held as one report); return the exit status."""
     from payerkb.x12_check import Run837
     from payerkb.x12_explain import Run835
 
     try:
-        job = (Run837 if kind == "837" else Run835)(data, db_path, payer_id=payer)
+        job = Run837(data, db_path, payer_id=payer, strict=strict) if kind == "837" else Run835(data, db_path, payer_id=payer)
     except ClaimInputError as exc:
         click.secho(exc.message, fg="red", err=True)
         return 2

@@ -101,3 +101,29 @@ async def test_post_from_a_client_holding_a_csrf_cookie_is_not_refused(ds):
     r = await ds.client.post("/-/check", json=body, cookies={"ds_csrftoken": "IjEyMyI.abc"})
     assert r.status_code == 200, r.text[:200]
     assert any(f["topic"] == "units" for f in r.json()["findings"])
+
+
+SILENT_ON_UNITS = {"payer_id": "aetna", "date_of_service": "2026-01-15", "hcpcs": "J3590", "units": 1,
+                   "narrative": "Brandnamumab 300 mg IV"}
+
+
+@pytest.mark.asyncio
+async def test_strict_turns_the_missing_payer_rule_warning_into_an_error(ds):
+    async def units_fallback(extra: dict, query: str = ""):
+        r = await ds.client.post("/-/check" + query, content=json.dumps({**SILENT_ON_UNITS, **extra}),
+                                 headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        return body, next(f for f in body["findings"] if f["topic"] == "units" and f.get("reference"))
+
+    plain, warned = await units_fallback({})
+    assert warned["severity"] == "warning" and plain["ok"] is True
+    assert warned["basis"] == "national rule" and warned["rule_id"].startswith("medicare-cms--")
+    strict, erred = await units_fallback({"strict": True})
+    assert erred["severity"] == "error" and strict["ok"] is False
+    page = await ds.client.get("/-/check.json?" + "&".join(f"{k}={v}" for k, v in SILENT_ON_UNITS.items()
+                                                           if k != "narrative") + "&strict=1")
+    assert page.json()["ok"] is False
+    bad = await ds.client.post("/-/check", content=json.dumps({**SILENT_ON_UNITS, "strict": "maybe"}),
+                               headers={"content-type": "application/json"})
+    assert bad.status_code == 400 and bad.json()["field"] == "strict"

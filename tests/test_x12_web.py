@@ -77,3 +77,17 @@ async def test_the_form_escapes_what_the_file_says(ds):
 async def test_the_claim_check_page_links_to_the_837_form(ds):
     page = await ds.client.get("/-/check", headers={"accept": "text/html"})
     assert 'href="/-/check/x12"' in page.text
+
+
+@pytest.mark.asyncio
+async def test_strict_parameter_makes_missing_payer_rules_errors(ds):
+    async def fallbacks(query):
+        r = await ds.client.post("/-/check" + query, content=P837, headers={"content-type": "application/edi-x12"})
+        assert r.status_code == 200, r.text
+        return {f["severity"] for c in r.json()["claims"] for line in c["lines"] if "result" in line
+                for f in line["result"]["findings"] if f.get("reference")}
+
+    assert await fallbacks("?payer=aetna") == {"warning"}
+    assert await fallbacks("?payer=aetna&strict=1") == {"error"}
+    bad = await ds.client.post("/-/check?strict=perhaps", content=P837, headers={"content-type": "application/edi-x12"})
+    assert bad.status_code == 400 and bad.json()["field"] == "strict"

@@ -7,6 +7,9 @@
     GET  /-/check.json?payer_id=...&hcpcs=...   the same, from query parameters
     GET  /-/check?...     JSON for programs; an HTML form with the findings for browsers
 
+`strict` (a JSON key beside the claim fields, a query parameter or a form field: true/1/on) makes
+the warnings for a topic the payer has no sourced rule on (units, NDC, narrative) errors.
+
 Bad input is a 400 whose JSON names the field; it never reaches a traceback.
 """
 from __future__ import annotations
@@ -60,12 +63,34 @@ def _bad(field: str | None, message: str) -> Response:
                           "errors": [{"field": field, "message": message}]}, status=400)
 
 
+TRUE, FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _flag(value) -> bool:
+    """`strict` as JSON (true/false), a query parameter or a form checkbox (1, true, on ...)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE or text in FALSE:
+        return text in TRUE
+    raise ClaimInputError("strict", f"strict: must be true or false (got {str(value)[:40]!r})")
+
+
+def _options(line) -> tuple[object, bool]:
+    """(the claim line without `strict`, strict): strict is an option of the check, not a field."""
+    if isinstance(line, dict) and "strict" in line:
+        fields = dict(line)
+        return fields, _flag(fields.pop("strict"))
+    return line, False
+
+
 async def _run(datasette, line) -> tuple[int, dict]:
     db = _database(datasette)
     if db is None:
         return 503, {"ok": False, "error": "no database is attached: run `payerkb build`", "field": None}
     try:
-        return 200, await db.execute_fn(lambda conn: check_claim(line, conn))
+        fields, strict = _options(line)
+        return 200, await db.execute_fn(lambda conn: check_claim(fields, conn, strict))
     except ClaimInputError as exc:
         return 400, exc.as_json()
 
@@ -113,7 +138,7 @@ async def check_view(request, datasette):
             if not x12.looks_like_x12(body):
                 return _bad("body", "body: an X12 837 starts with an ISA segment (Content-Type application/edi-x12 "
                                     "or text/plain); send a JSON claim line as application/json")
-            status, report = await _run_x12(datasette, body, request.args.get("payer"))
+            status, report = await _run_x12(datasette, body, request.args.get("payer"), request.args.get("strict"))
             return Response.json(report, status=status)
         if ctype == "multipart/form-data":
             return await _x12_form_post(request, datasette, body)
@@ -146,14 +171,15 @@ X12_MAX_BODY = 1024 * 1024
 X12_TYPES = ("application/edi-x12", "text/plain", "multipart/form-data")
 
 
-async def _run_x12(datasette, body: bytes, payer: str | None) -> tuple[int, dict]:
+async def _run_x12(datasette, body: bytes, payer: str | None, strict=None) -> tuple[int, dict]:
     """(status, report) for an 837 body: 200 when it was read whole, 400 (with what could be read)
     when it is malformed or the payer given is unknown."""
     db = _database(datasette)
     if db is None:
         return 503, {"ok": False, "error": "no database is attached: run `payerkb build`", "field": None}
     try:
-        report = await db.execute_fn(lambda conn: check_837(body, conn, payer_id=payer or None))
+        strict = _flag(strict)
+        report = await db.execute_fn(lambda conn: check_837(body, conn, payer_id=payer or None, strict=strict))
     except ClaimInputError as exc:
         return 400, exc.as_json()
     if not report["claims"] and not report["errors"]:
@@ -186,6 +212,7 @@ async def _x12_form_post(request, datasette, body: bytes) -> Response:
     fields = _multipart(request, body)
     data = (fields.get("file") or b"").strip() or (fields.get("x12") or b"").strip()
     payer = (fields.get("payer") or b"").decode("utf-8", "replace").strip()
+    strict = (fields.get("strict") or b"").decode("utf-8", "replace").strip()
     wants_json = "text/html" not in request.headers.get("accept", "") or request.args.get("_format") == "json"
     if not data:
         status, report = 400, {"ok": False, "error": "body: paste an 837 or choose a file", "field": "body",
@@ -195,19 +222,21 @@ async def _x12_form_post(request, datasette, body: bytes) -> Response:
                                "errors": [{"segment": None, "error": "not an X12 file: it does not start with ISA"}],
                                "claims": []}
     else:
-        status, report = await _run_x12(datasette, data, payer)
+        status, report = await _run_x12(datasette, data, payer, strict)
     if wants_json:
         return Response.json(report, status=status)
-    return await _x12_page(request, datasette, report, payer, status)
+    return await _x12_page(request, datasette, report, payer, status, strict)
 
 
-async def _x12_page(request, datasette, report: dict | None, payer: str, status: int = 200) -> Response:
+async def _x12_page(request, datasette, report: dict | None, payer: str, status: int = 200,
+                    strict: str = "") -> Response:
     db = _database(datasette)
     payers = []
     if db is not None:
         payers = [dict(r) for r in (await db.execute("select id, name from payers order by name")).rows]
     html = await datasette.render_template("payerkb_check_x12.html", {
-        "report": report, "payer": payer, "payers": payers, "db_name": db.name if db is not None else None,
+        "report": report, "payer": payer, "strict": strict in TRUE, "payers": payers,
+        "db_name": db.name if db is not None else None,
         "max_mb": X12_MAX_BODY // (1024 * 1024),
     }, request=request)
     return Response.html(html, status=status)
