@@ -183,3 +183,10 @@ def test_the_changed_rule_in_a_browser_at_phone_width(rebuilt):
             assert page.locator("h1").count() == 1
         finally:
             browser.close()
+
+
+async def test_datasettes_changes_table_shows_the_fields_one_line_each(ds, rebuilt):
+    _, rule, old, new, *_ = rebuilt
+    page = (await ds.client.get("/payerkb/changes?kind=rule_changed")).text
+    match = re.search(r'<td class="col-fields[^"]*"[^>]*>(.*?)</td>', page, re.S)
+    assert match and match.group(1).strip() == f"threshold_usd: {old} \u2192 {new}"

@@ -6,6 +6,7 @@ Only in payerkb's database; every other database's cells are Datasette's own.
   whose summary names the first few and the count ("J3590, J3490, J3591 and 15 more").
 - payer_id links to payerkb's own page for the payer (/-/payers/<id>), beside the link to the
   payers row Datasette gives a foreign key.
+- changes.fields (a changed rule's fields with old and new values) is one line per field.
 """
 from __future__ import annotations
 
@@ -70,12 +71,30 @@ def payer_link(datasette, database: str, value) -> Markup | None:
                   f'<span class="pk-meta">(<a href="{row}{slug}">row</a>)</span>')
 
 
-async def _render(value, column, database, datasette):
+def _told(value) -> str:
+    if value is None or value == []:
+        return "(none)"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def changed_fields(value) -> Markup | None:
+    """changes.fields ([{"field", "old", "new"}]) as one line per field: field: old -> new."""
+    try:
+        fields = json.loads(value)
+        lines = [f"{escape(f['field'])}: {escape(_told(f['old']))} \u2192 {escape(_told(f['new']))}" for f in fields]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return Markup("<br>".join(lines)) if lines else None
+
+
+async def _render(value, column, table, database, datasette):
     kb = await find_database(datasette)
     if kb is None or kb.name != database:
         return None
     if column == "payer_id":
         return payer_link(datasette, database, value)
+    if column == "fields" and table == "changes":
+        return changed_fields(value)
     items = _short_list(value)
     return compact_list(items) if items is not None else None
 
@@ -83,5 +102,5 @@ async def _render(value, column, database, datasette):
 def render_cell(row, value, column, table, database, datasette):
     # cheap tests first: most cells are neither a payer id nor a JSON list
     if column == "payer_id" or (isinstance(value, str) and value[:1] == "[" and value[-1:] == "]"):
-        return _render(value, column, database, datasette)
+        return _render(value, column, table, database, datasette)
     return None
