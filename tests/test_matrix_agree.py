@@ -52,6 +52,23 @@ async def test_view_page_csv_and_json_agree_on_every_cell(ds, built_db):
     assert footings == {None, "official", "secondary only", "unconfirmed"}
 
 
+async def test_datasettes_own_csv_of_the_view_has_the_same_cells(ds):
+    """/payerkb/payer_matrix.csv (Datasette's CSV of the view, which the page links to) and
+    /-/matrix.csv: the same columns and, apart from how states are written, the same values."""
+    ours = list(csv.DictReader(io.StringIO((await ds.client.get("/-/matrix.csv")).text)))
+    r = await ds.client.get("/payerkb/payer_matrix.csv?_stream=on")
+    assert r.status_code == 200
+    theirs = list(csv.DictReader(io.StringIO(r.text)))
+    assert theirs and list(theirs[0]) == list(ours[0])
+    for row in theirs + ours:
+        row.pop("states")
+    assert sorted(theirs, key=lambda r: r["payer_id"]) == sorted(ours, key=lambda r: r["payer_id"])
+    page = (await ds.client.get("/-/matrix")).text
+    assert 'href="/payerkb/payer_matrix.csv?_stream=on"' in page
+    # narrowed to a claim context, the view (which takes no parameters) is not offered
+    assert "payer_matrix.csv" not in (await ds.client.get("/-/matrix?code=J3590")).text
+
+
 def test_csv_columns_are_the_views(built_db):
     from db import matrix
 

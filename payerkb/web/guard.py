@@ -57,8 +57,9 @@ ROUTE_TABLES: dict[str, tuple[str, ...]] = {
     r"^/-/codes(?P<format>\.json)?$": ("codes",),
     r"^/-/codes/(?P<code>[^/]+?)(?P<format>\.json)?$": (
         "codes", "opps_status_indicators", "claim_fields", "payers", "payer_states", *_RULES, *_DRUG_RULES),
-    r"^/-/compare(?P<format>\.json)?$": ("payers", *_RULES, "codes", "claim_fields"),
-    r"^/-/matrix(?P<format>\.json|\.csv)?$": ("payers", "payer_states", "rules", "drug_rules"),
+    r"^/-/compare(?P<format>\.json)?$": ("payers", *_RULES, "codes", "claim_fields", "drug_rules", "drug_rule_codes"),
+    r"^/-/matrix(?P<format>\.json|\.csv)?$": ("payers", "payer_states", "rules", "rule_codes", "codes", "drug_rules",
+                                               "drug_rule_codes"),
     r"^/-/changes(?P<format>\.json|\.atom)?$": ("changes", "payers", "rules", "sources", "payerkb_build"),
     r"^/-/search\.json$": _SEARCH,
     r"^/-/search$": _SEARCH,

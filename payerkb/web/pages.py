@@ -249,6 +249,7 @@ async def matrix(request, datasette, fmt):
                         headers={"Content-Disposition": 'attachment; filename="payerkb-matrix.csv"'})
     data["csv_url"] = _url_with(request, page=None).replace("/-/matrix", "/-/matrix.csv", 1)
     data["labels"] = REQUIREMENT_LABELS
+    data["database_path"] = datasette.urls.database(kb_database(datasette).name)
     # the claim context the cells were narrowed to, passed on to the payer pages they link to
     data["context_query"] = urlencode([(k, data["filters"][k]) for k in ("code", "date", "setting")
                                        if data["filters"][k]])
