@@ -10,6 +10,16 @@ import yaml
 from paths import METADATA, POLICIES
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A browser test without Debian's chromium skips (one reason, listed once in the summary),
+    or fails where PAYERKB_REQUIRE_BROWSER=1 (.ci/run): tests/servers.py chromium_or_skip."""
+    if item.get_closest_marker("browser") is not None:
+        from servers import chromium_or_skip
+
+        chromium_or_skip()
+
+
 @pytest.fixture(scope="session")
 def built_db(tmp_path_factory) -> Path:
     """db built from the shipped policies/ (database name: payerkb)."""

@@ -18,7 +18,8 @@ def chromium_or_skip() -> str:
     where PAYERKB_REQUIRE_BROWSER=1 (as .ci/run sets), so CI can never pass without them."""
     if os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
-    message = f"{CHROMIUM} is missing: `make browser` installs Debian's chromium (apt)"
+    message = (f"browser tests need {CHROMIUM}: `make browser` installs Debian's chromium where apt-get "
+               "exists (set PAYERKB_REQUIRE_BROWSER=1 to fail instead of skipping)")
     if os.environ.get("PAYERKB_REQUIRE_BROWSER") == "1":
         pytest.fail(message)
     pytest.skip(message)

@@ -38,3 +38,17 @@ def test_no_benchmark_imports_the_tests():
         for path in (ROOT / "benchmarks").rglob("*.py")
     }
     assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_browser_tests_skip_without_chromium_unless_ci_requires_them(monkeypatch, tmp_path):
+    import pytest
+
+    import servers
+
+    monkeypatch.setattr(servers, "CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.delenv("PAYERKB_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="make browser"):
+        servers.chromium_or_skip()
+    monkeypatch.setenv("PAYERKB_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="make browser"):
+        servers.chromium_or_skip()
