@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from datasette.utils import await_me_maybe, call_with_supported_arguments, tilde_encode
 from datasette.utils.asgi import NotFound, Response
 
-from payerkb.web import compat
+import payerkb.web.compat as compat
 from payerkb.web.guard import find_database, served_database
 from payerkb.web.pages_labels import CHANGE_KIND_LABELS, label
 from payerkb.web.public import public_base
