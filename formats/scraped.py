@@ -1,5 +1,6 @@
-"""What scrapers write under policies/scraped/ besides rules, defined once: the scrapers write these
-models, the build (db/scraped_tables.py) reads them back and refuses what does not fit.
+"""What scrapers write under policies/scraped/ besides rules, defined once: the fetcher logs
+FetchRecord lines, the writer writes records files in RecordsFile's shape, and the build
+(db/scraped_tables.py) reads both back with these models and refuses what does not fit.
 
 - fetch-log.jsonl: one FetchRecord a line (every fetch, oldest first);
 - records/<source>.yml: a RecordsFile (documents, coverage articles and their codes);
