@@ -125,7 +125,8 @@ class ManifestError(ValueError):
         super().__init__(f"{path}: {problem}")
 
 
-IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+# The manifest is written by payerkb itself: its dates are checked for their form only.
+WrittenDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 
 class Entry(BaseModel):
@@ -134,8 +135,8 @@ class Entry(BaseModel):
     id: str
     kind: Literal[tuple(FORMATS)]
     quarter: Annotated[str, Field(pattern=r"^\d{4}(Q[1-4])?$")]
-    effective_from: IsoDate | None = None
-    effective_to: IsoDate | None = None
+    effective_from: WrittenDate | None = None
+    effective_to: WrittenDate | None = None
     period_from: Literal["preamble", "title", "file name", "--quarter"]
     source_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
     original_file: str
@@ -144,7 +145,7 @@ class Entry(BaseModel):
     dropped: dict[str, int] = Field(default_factory=dict)
     file: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+\.csv$")]
     sha256: Sha256
-    ingested: IsoDate
+    ingested: WrittenDate
     note: str | None = None
 
 
