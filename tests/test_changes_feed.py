@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from datasette.app import Datasette
+from sites import datasette
 
 from payerkb.web.pages_feed import FEED_QUERY
 
@@ -79,7 +79,7 @@ async def test_no_link_comes_from_the_host_header(ds, path):
 async def test_a_configured_public_url_makes_the_links_absolute(built_db, metadata, path):
     md = copy.deepcopy(metadata)
     md.setdefault("plugins", {})["payerkb"] = {"public_url": "https://kb.example.org/"}
-    ds = Datasette(immutables=[str(built_db)], metadata=md, settings={"suggest_facets": False})
+    ds = datasette([built_db], metadata=md)
     r = await ds.client.get(path + "?kind=rule_effective", headers={"host": "evil.example.org"})
     assert "evil.example.org" not in r.text
     feed = _feed(r)
@@ -127,7 +127,7 @@ async def test_without_a_changes_table_the_alias_is_an_empty_feed(tmp_path, meta
 
     out = tmp_path / "payerkb.db"
     build(FIXTURE_POLICIES, out, extra_steps=[])
-    ds = Datasette(immutables=[str(out)], metadata=metadata, settings={"suggest_facets": False})
+    ds = datasette([out], metadata=metadata)
     feed = _feed(await ds.client.get("/-/changes.atom"))
     assert feed.find(f"{ATOM}updated").text and feed.findall(f"{ATOM}entry") == []
     assert (await ds.client.get(f"/payerkb/{FEED_QUERY}.atom")).status_code < 500
@@ -137,7 +137,7 @@ async def test_without_a_changes_table_the_alias_is_an_empty_feed(tmp_path, meta
 async def test_the_feed_obeys_the_canned_querys_permissions(built_db, metadata, path):
     md = copy.deepcopy(metadata)
     md["databases"]["payerkb"]["queries"][FEED_QUERY]["allow"] = {"id": "editor"}
-    ds = Datasette(immutables=[str(built_db)], metadata=md, settings={"suggest_facets": False})
+    ds = datasette([built_db], metadata=md)
     assert (await ds.client.get(path)).status_code == 403
     cookies = {"ds_actor": ds.sign({"a": {"id": "editor"}}, "actor")}
     assert (await ds.client.get(path, cookies=cookies)).status_code == 200
@@ -174,7 +174,7 @@ def fixture_ds(tmp_path_factory, metadata):
     db["changes"].create(COLUMNS, pk="id")
     db["changes"].insert_all(FIXTURE_CHANGES)
     db.close()
-    return Datasette(immutables=[str(out)], metadata=metadata, settings={"suggest_facets": False})
+    return datasette([out], metadata=metadata)
 
 
 async def test_fixture_feed_dates_titles_links_and_escaped_markup(fixture_ds):
@@ -212,7 +212,7 @@ async def test_a_changes_table_from_an_older_build_is_a_400_not_a_500(tmp_path, 
     db = sqlite_utils.Database(out)
     db["changes"].insert_all([{k: v for k, v in FIXTURE_CHANGES[0].items()}], pk="id")  # no fields column
     db.close()
-    ds = Datasette(immutables=[str(out)], metadata=metadata, settings={"suggest_facets": False})
+    ds = datasette([out], metadata=metadata)
     feed = await ds.client.get("/-/changes.atom")
     assert feed.status_code == 400 and "build it again" in feed.text
     page = await ds.client.get("/-/changes")

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from datasette.app import Datasette
+from sites import datasette
 
 from db import changes as changes_step, scraped_tables
 from db.build import build as full_build
@@ -79,7 +79,7 @@ def rebuilt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ds(rebuilt, metadata):
-    return Datasette(immutables=[str(rebuilt[0])], metadata=metadata, settings={"suggest_facets": False})
+    return datasette([rebuilt[0]], metadata=metadata)
 
 
 async def test_the_rebuild_records_what_was_edited_and_nothing_else(rebuilt):
