@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from payerkb.dev.server import HOST, ROOT, free_port, payerkb_command, request, running  # noqa: F401
+from payerkb.dev.server import (  # noqa: F401 - the tests' names for them
+    HOST, ROOT, free_port, payerkb_command, request, running, running_on_free_port,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -32,7 +34,12 @@ def serving(cmd: list[str], port: int, *, env: dict | None = None, seconds: floa
         yield str(url), url.proc
 
 
+@contextlib.contextmanager
 def payerkb_serve(db: Path):
     """`payerkb serve` of `db` on a free port: a context manager yielding (base URL, process)."""
-    port = free_port()
-    return serving(payerkb_command(db, port), port)
+    with running_on_free_port(lambda port: payerkb_command(db, port), timeout=60) as url:
+        yield str(url), url.proc
+
+
+def port_of(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])

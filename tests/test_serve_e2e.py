@@ -42,5 +42,6 @@ def test_serve_is_immutable_with_limits(server):
 def test_serve_prints_url_and_what_to_try(server):
     base, proc = server
     proc.terminate()
-    out = proc.communicate(timeout=10)[0]
+    proc.wait(timeout=10)
+    out = proc.output()
     assert "payerkb is serving" in out and base in out and "try:" in out

@@ -22,10 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def served(built_db):
-    port = server.free_port()
     before = hashlib.sha256(built_db.read_bytes()).hexdigest()
-    with server.running(server.payerkb_command(built_db, port), port):
-        yield port
+    with server.payerkb_serve(built_db) as (base, _):
+        yield server.port_of(base)
     assert hashlib.sha256(built_db.read_bytes()).hexdigest() == before, "serving changed the database file"
 
 

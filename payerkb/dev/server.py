@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -63,9 +63,11 @@ def running(cmd: list[str], port: int, *, env: dict | None = None, timeout: floa
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"})
 
-    def output() -> str:
+    def output(limit: int = 2000) -> str:
         log.seek(0)
-        return log.read().decode(errors="replace")[-2000:]
+        return log.read().decode(errors="replace")[-limit:]
+
+    proc.output = output  # what the server printed so far (stdout and stderr), its last `limit` characters
 
     try:
         deadline = time.monotonic() + timeout
@@ -92,6 +94,23 @@ def running(cmd: list[str], port: int, *, env: dict | None = None, timeout: floa
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def running_on_free_port(make_cmd, *, attempts: int = 3, **options):
+    """running(make_cmd(port), port) on a free port; should another process take the port before
+    the server binds it (test workers run side by side), again on another port."""
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        with ExitStack() as stack:
+            try:
+                url = stack.enter_context(running(make_cmd(port), port, **options))
+            except RuntimeError as exc:
+                if "address already in use" in str(exc).lower() and attempt < attempts:
+                    continue
+                raise
+            yield url
+            return
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None,

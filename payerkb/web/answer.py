@@ -7,7 +7,6 @@ JSON names the parameter; an unknown payer is a 404; both are JSON, never a trac
 """
 from __future__ import annotations
 
-import json
 
 from datasette.utils.asgi import Response
 
@@ -35,9 +34,7 @@ def _database(datasette):
 
 
 def _json(data, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=str), status=status,
-                    content_type="application/json; charset=utf-8",
-                    headers={"Access-Control-Allow-Origin": "*"})
+    return Response.json(data, status=status, default=str, headers={"Access-Control-Allow-Origin": "*"})
 
 
 def _error(status: int, message: str, field: str | None) -> Response:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from urllib.parse import urlencode
 
 from datasette.utils.asgi import Response
@@ -89,9 +88,7 @@ async def _html(datasette, request, template: str, data: dict, status: int = 200
 
 
 def _json(data, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=str), status=status,
-                    content_type="application/json; charset=utf-8",
-                    headers={"Access-Control-Allow-Origin": "*"})
+    return Response.json(data, status=status, default=str, headers={"Access-Control-Allow-Origin": "*"})
 
 
 async def _error(datasette, request, status: int, message: str, fmt: str | None) -> Response:
