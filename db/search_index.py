@@ -174,24 +174,10 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
     try:
         tmp.mkdir(parents=True)
         ix = index.create_in(tmp, SCHEMA)
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        rules = 0
-        table = DocTable.collecting()
-        try:
-            writer = ix.writer(limitmb=128)
-            try:
-                for doc in documents(conn, _new_words_splitter()):
-                    writer.add_document(**doc)  # one writer, one segment: document numbers in this order
-                    table.add(doc)
-                    rules += doc["kind"] == "rule"
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit()
-        finally:
-            conn.close()
-            _ANALYSED.clear()
         ix.close()
+        entries = _write_segments(tmp, db_path)
+        rules = sum(e is not None for e in entries)
+        table = DocTable.from_entries(entries)
         (tmp / DOCS_FILE).write_text(json.dumps(table.to_json(), separators=(",", ":")))
         stat = db_path.stat()
         (tmp / META_FILE).write_text(json.dumps({
@@ -211,6 +197,81 @@ def build_search_index(db_path, kb=None, *, serves: Path | str | None = None) ->
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+# Above this many rules the index is written by two processes, one segment each (the machine's
+# cores permitting): analysis and posting lists are pure Python, and the GIL keeps one process
+# to one core.
+PARALLEL_MIN_DOCS = 20_000
+
+
+def _doc_count(db_path: Path) -> int:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        n = conn.execute("select count(*) from rules").fetchone()[0]
+        if conn.execute("select 1 from sqlite_master where name = 'drug_rules'").fetchone():
+            n += conn.execute("select count(*) from drug_rules").fetchone()[0]
+        return n + 1  # and the vocabulary document
+    finally:
+        conn.close()
+
+
+def _write_segments(folder: Path, db_path: Path) -> list:
+    """Write every document of db_path into the empty index at folder; returns the document
+    table's entries in document-number order."""
+    n = _doc_count(db_path)
+    procs = min(2, os.cpu_count() or 1) if n >= PARALLEL_MIN_DOCS else 1
+    bounds = [(n * i // procs, n * (i + 1) // procs if i < procs - 1 else None) for i in range(procs)]
+    if procs == 1:
+        segment, entries = _write_segment(str(folder), str(db_path), 0, None)
+        parts = [(segment, entries)]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        with ProcessPoolExecutor(procs, mp_context=context) as pool:
+            futures = [pool.submit(_write_segment, str(folder), str(db_path), lo, hi) for lo, hi in bounds]
+            parts = [f.result() for f in futures]
+    # The table of contents lists the segments in document order: part 0's documents first.
+    ix = index.open_dir(str(folder))
+    writer = ix.writer()
+    try:
+        writer._close_segment()
+        writer._commit_toc([segment for segment, _ in parts if segment is not None])
+    finally:
+        writer._finish()
+        ix.close()
+    return [e for _, entries in parts for e in entries]
+
+
+def _write_segment(folder: str, db_path: str, first: int, stop: int | None):
+    """Index documents first..stop (stop None: to the end) into a new segment of the index at
+    folder, the way Whoosh's own multiprocessing writer does (a SegmentWriter without the lock,
+    finalized; the caller commits the table of contents). Returns (segment or None, entries)."""
+    from whoosh.writing import SegmentWriter
+
+    ix = index.open_dir(folder)
+    writer = SegmentWriter(ix, _lk=False, limitmb=128)
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    entries = []
+    try:
+        for i, doc in enumerate(documents(conn, _new_words_splitter())):
+            if stop is not None and i >= stop:
+                break
+            if i >= first:
+                writer.add_document(**doc)
+                entries.append(DocTable.entry(doc))
+        segment = writer._finalize_segment() if entries else None
+        if segment is None:
+            writer.cancel()
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        conn.close()
+        _ANALYSED.clear()
+    return segment, entries
 
 
 def prune_indexes(db_path: Path | str, keep: set[str]) -> None:
@@ -250,33 +311,34 @@ class DocTable:
         self.topic_of = np.asarray(topic_of, np.int16)
         self.group_of = np.asarray(group_of, np.int32)
 
-    @classmethod
-    def collecting(cls) -> DocTable:
-        table = cls([], [], [], [], [], [])
-        table.payer_of, table.topic_of, table.group_of = [], [], []
-        table._payer_index, table._topic_index, table._group_index = {}, {}, {}
-        return table
-
-    def add(self, doc: dict) -> None:
+    @staticmethod
+    def entry(doc: dict) -> tuple | None:
+        """What the table keeps of one index document (None for the vocabulary document)."""
         if doc["kind"] != "rule":
-            self.payer_of.append(-1), self.topic_of.append(-1), self.group_of.append(-1)
-            self.rule_ids.append("")
-            return
-        payer = self._payer_index.setdefault(doc["payer_id"], len(self._payer_index))
-        if payer == len(self.payers):
-            self.payers.append([doc["payer_id"], doc["payer_name"], doc["payer_type"]])
-        topic = self._topic_index.setdefault(doc["topic"], len(self._topic_index))
-        if topic == len(self.topics):
-            self.topics.append(doc["topic"])
+            return None
         meta = doc["meta"]
-        key = (meta.get("kind"), doc["topic"], doc["summary"], meta.get("requirement"), meta.get("status"),
-               meta.get("setting"), meta.get("drug_id"), doc.get("footing"))
-        self.payer_of.append(payer), self.topic_of.append(topic), self.rule_ids.append(doc["rule_id"])
-        self.group_of.append(self._group_index.setdefault(key, len(self._group_index)))
+        shared = (meta.get("kind"), doc["topic"], doc["summary"], meta.get("requirement"), meta.get("status"),
+                  meta.get("setting"), meta.get("drug_id"), doc.get("footing"))
+        return (doc["payer_id"], doc["payer_name"], doc["payer_type"], doc["topic"], shared, doc["rule_id"])
+
+    @classmethod
+    def from_entries(cls, entries: list[tuple | None]) -> DocTable:
+        payers, topics, groups = {}, {}, {}
+        payer_of, topic_of, group_of, rule_ids = [], [], [], []
+        for e in entries:
+            if e is None:
+                payer_of.append(-1), topic_of.append(-1), group_of.append(-1), rule_ids.append("")
+                continue
+            payer_id, name, payer_type, topic, shared, rule_id = e
+            payer_of.append(payers.setdefault(payer_id, (len(payers), [payer_id, name, payer_type]))[0])
+            topic_of.append(topics.setdefault(topic, len(topics)))
+            group_of.append(groups.setdefault(shared, len(groups)))
+            rule_ids.append(rule_id)
+        return cls([p for _, p in payers.values()], list(topics), payer_of, topic_of, group_of, rule_ids)
 
     def to_json(self) -> dict:
-        return {"payers": self.payers, "topics": self.topics, "payer_of": self.payer_of,
-                "topic_of": self.topic_of, "group_of": self.group_of, "rule_ids": self.rule_ids}
+        return {"payers": self.payers, "topics": self.topics, "payer_of": self.payer_of.tolist(),
+                "topic_of": self.topic_of.tolist(), "group_of": self.group_of.tolist(), "rule_ids": self.rule_ids}
 
     @classmethod
     def from_json(cls, data: dict) -> DocTable:
@@ -432,6 +494,13 @@ def highlight_passages(text: str, tokens: set[str]) -> str:
 
 
 def _postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    if not reader.is_atomic():  # one part per segment (a build in parallel writes several)
+        parts = [(_postings(sub, fieldname, btext), offset) for sub, offset in reader.leaf_readers()
+                 if (fieldname, btext) in sub]
+        if not parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        return (np.concatenate([ids + offset for (ids, _), offset in parts]).astype(np.int32),
+                np.concatenate([w for (_, w), _ in parts]))
     m = reader.postings(fieldname, btext)
     ids, weights = array("i"), array("f")
     if hasattr(m, "_read_ids") and hasattr(m, "_next_block"):
@@ -453,6 +522,9 @@ def _postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndar
 
 
 def _field_lengths(reader, fieldname: str, n: int) -> np.ndarray:
+    if not reader.is_atomic():
+        return np.concatenate([_field_lengths(sub, fieldname, sub.doc_count_all())
+                               for sub, _ in reader.leaf_readers()] or [np.zeros(0, np.float32)])
     perdoc = getattr(reader, "_perdoc", None)
     if perdoc is not None and hasattr(perdoc, "_cached_reader"):
         # One read of the whole lengths column (private to Whoosh's W3 codec) instead of a call

@@ -26,9 +26,9 @@ from db.search_documents import STATE_NAMES
 from db.search_index import IndexUnavailable, normalize
 from payerkb.search_rank import FIELD_BOOSTS, Clause, GapLine, Hit, Wording, open_search_index
 from payerkb.fts import MAX_CHARS, clean
+from payerkb.settings import DEFAULT_DB
 from formats.vocabulary import PAYER_TYPE_LABELS, TOPIC_LABELS
 
-DEFAULT_DB = Path("db/payerkb.db")
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 FILTERS = ("payer_type", "topic", "code", "state")
 SYNONYM_WEIGHT, CORRECTION_WEIGHT, NEAR_WEIGHT = 0.85, 0.9, 0.8

@@ -35,7 +35,7 @@ FACET_FIELDS = {"payer_type": "payer_type", "topic": "topic", "code": "codes", "
                 "footing": "footing"}
 # Candidates ranked per hit shown, to fill the page after shared rules are merged; payers listed
 # on one shared rule (all of them are counted); gap lines (payers) and gap rows read.
-CANDIDATES_PER_HIT, MAX_LISTED_PAYERS = 4, 50
+CANDIDATES_PER_HIT, MAX_LISTED_PAYERS = 4, 25
 MAX_GAP_LINES, MAX_GAP_ROWS = 10, 300
 
 

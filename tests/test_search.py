@@ -361,3 +361,24 @@ def test_jurisdictions_and_medicaid_names_become_synonyms():
     thesaurus = Thesaurus.from_groups(groups)
     assert "medi-cal" in thesaurus.alternatives(term_key("california medicaid"))
     assert thesaurus.alternatives(term_key("medicaid")) == []  # "CA Medicaid" is not plain "medicaid"
+
+
+def test_an_index_written_by_two_processes_answers_as_one(built_db, tmp_path, monkeypatch):
+    """Large knowledge bases are indexed by two processes, one segment each: same answers."""
+    from db import search_index
+
+    two = tmp_path / "payerkb.db"
+    shutil.copy(built_db, two)
+    monkeypatch.setattr(search_index, "PARALLEL_MIN_DOCS", 1)
+    build_search_index(two)
+    try:
+        assert len(list(index_path(two).glob("*.seg"))) == 2
+        for query, filters in [("invoice threshold medicaid", {}), ("c9399 ambulatory", {}), ("oscar", {}),
+                               ("", {"topic": "ndc", "state": "TX"}), ("authoriz*", {})]:
+            one_answer, two_answer = search(query, built_db, **filters), search(query, two, **filters)
+            for key in ("total", "gap_total", "facets", "gaps"):
+                assert one_answer[key] == two_answer[key], (query, key)
+            assert [h["rule_ids"] for h in one_answer["hits"]] == [h["rule_ids"] for h in two_answer["hits"]]
+            assert [h["snippet"] for h in one_answer["hits"]] == [h["snippet"] for h in two_answer["hits"]]
+    finally:
+        forget(two)
