@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from typing import NamedTuple
 
 from formats.vocabulary import NDC_UNIT_QUALIFIERS, PAYER_TYPE_LABELS
 import payerkb.advisor as advisor
@@ -190,14 +191,21 @@ class _Line:
 
     def add_once(self, key, make) -> None:
         """Add the findings `make(self)` adds, worked out once per scope and `key` (they depend on
-        nothing else) and copied for each line."""
+        nothing else): later lines get the same finding dicts (results are read, never changed)."""
         made = self.scope.later.get(key)
         if made is None:
             mark = len(self.findings)
             make(self)
-            made = self.scope.later[key] = [dict(f) for f in self.findings[mark:]]
+            self.scope.later[key] = self.findings[mark:]
             return
-        self.findings.extend([dict(f) for f in made])
+        self.findings.extend(made)
+
+    def once(self, key, work):
+        """`work(self)`, worked out once per scope and `key` (it depends on nothing else)."""
+        later = self.scope.later
+        if key not in later:
+            later[key] = work(self)
+        return later[key]
 
     def add(self, severity: str, topic: str, message: str, fix: str | None = None, rule: Rule | None = None,
             source_url: str | None = None, as_of: str | None = None, basis: str | None = None,
@@ -394,7 +402,8 @@ def _crosswalk(ctx: _Line) -> bool:
     why = ("a NOC code is only for a drug that has no code of its own" if ctx.is_noc
            else "the line's code does not match the NDC")
     ctx.recoded = True
-    billing = _billing_units(ctx.claim.dose or _from_text(DOSE, ctx.claim.narrative), row.hcpcs_dosage)
+    billing = _billing_units(ctx.claim.dose or (_read_text(ctx.claim.narrative).first_dose if ctx.claim.narrative
+                                                 else None), row.hcpcs_dosage)
     if billing is not None:
         ctx.normalized["units"] = billing
     ctx.add("error", "coding",
@@ -412,6 +421,7 @@ MASS = {"mcg": 0.001, "ug": 0.001, "µg": 0.001, "mg": 1.0, "g": 1000.0, "gm": 1
 AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zµ]+)", re.I)
 
 
+@functools.lru_cache(maxsize=4096)
 def _amount(text: str | None) -> tuple[float, str] | None:
     """(quantity, unit family) of a dose like '400 mg' or '1 ML' (mass in mg)."""
     m = AMOUNT.search(text or "")
@@ -598,15 +608,38 @@ def _ndc(ctx: _Line) -> None:
 
 def _elements_found(ctx: _Line, text: str) -> dict[str, bool]:
     claim = ctx.claim
+    facts = _read_text(text)
     if claim.drug_name:
         first = NAME_WORD.search(claim.drug_name)
         name_ok = bool(first) and first.group(0).lower() in text.lower()
     else:
-        name_ok = any(w.lower() not in NON_NAME_WORDS and not ROUTE.fullmatch(w) and not DOSE.fullmatch(w)
-                      for w in NAME_WORD.findall(text))
-    dose_ok = bool(DOSE.search(text))
-    return {"drug_name": name_ok, "dose": dose_ok, "strength": dose_ok, "unit_of_measure": dose_ok,
-            "route": bool(ROUTE.search(text)), "ndc": bool(NDC_IN_TEXT.search(text))}
+        name_ok = facts.names_a_drug
+    return {"drug_name": name_ok, "dose": facts.has_dose, "strength": facts.has_dose,
+            "unit_of_measure": facts.has_dose, "route": facts.route is not None, "ndc": facts.has_ndc}
+
+
+class _TextFacts(NamedTuple):
+    lead_name: str | None  # the words before the first number, unless they are not a name ("NDC ...")
+    dose: str | None  # the first amount that is not a concentration (150 mg, not 25 mg/mL)
+    first_dose: str | None  # the first amount of any kind
+    route: str | None
+    has_dose: bool
+    has_ndc: bool
+    names_a_drug: bool  # some word is neither a route, an amount nor a common non-name word
+
+
+@functools.lru_cache(maxsize=8192)
+def _read_text(text: str) -> _TextFacts:
+    """What a narrative says, read once per distinct text (lines of a file repeat their descriptions)."""
+    m = LEADING_NAME.match(text)
+    lead = m.group(1).strip() if m and m.group(1).strip().lower() not in NON_NAME_WORDS else None
+    d = DOSE.search(text)
+    dose = d.group(0) if d and not PER_ML.match(text, d.end()) else None  # a concentration is not a dose
+    r = ROUTE.search(text)
+    named = any(w.lower() not in NON_NAME_WORDS and not ROUTE.fullmatch(w) and not DOSE.fullmatch(w)
+                for w in NAME_WORD.findall(text))
+    return _TextFacts(lead, dose, d.group(0) if d else None, r.group(0) if r else None, d is not None,
+                      NDC_IN_TEXT.search(text) is not None, named)
 
 
 def _rejected(text: str, wording: str) -> bool:
@@ -629,8 +662,8 @@ def _words(elements) -> str:
 def _narrative(ctx: _Line) -> None:
     """One finding per problem, citing the most specific of the payer's narrative rules that asks for it."""
     claim = ctx.claim
-    rules = sorted(ctx.rules_on("narrative"), key=lambda r: (
-        r.setting == "any", not r.claim_field, r.max_chars is None, r.requirement != "required", r.id))
+    rules = ctx.once("narrative rules", lambda c: sorted(c.rules_on("narrative"), key=lambda r: (
+        r.setting == "any", not r.claim_field, r.max_chars is None, r.requirement != "required", r.id)))
     proposed = _propose_narrative(ctx, rules)
     troubles = 0
 
@@ -707,29 +740,16 @@ def _narrative(ctx: _Line) -> None:
     ctx.normalized["narrative"] = text if not troubles else proposed
 
 
-def _from_text(pattern: re.Pattern, text: str | None) -> str | None:
-    if not text:
-        return None
-    m = pattern.search(text)
-    return m.group(0) if m else None
-
-
 def _propose_narrative(ctx: _Line, rules: list[Rule]) -> str | None:
     """A narrative that carries what the payer's rules ask for, within their length limit."""
     claim = ctx.claim
     text = claim.narrative or ""
-    name = claim.drug_name
-    if not name and text:
-        m = LEADING_NAME.match(text)
-        name = m.group(1).strip() if m and m.group(1).strip().lower() not in NON_NAME_WORDS else None
-    dose = claim.dose
-    if not dose and text:
-        m = DOSE.search(text)
-        if m and not PER_ML.match(text, m.end()):  # a concentration is not a dose
-            dose = m.group(0)
+    facts = _read_text(text) if text else None
+    name = claim.drug_name or (facts.lead_name if facts else None)
+    dose = claim.dose or (facts.dose if facts else None)
     if not name or not dose:
         return None
-    route = claim.route or _from_text(ROUTE, text)
+    route = claim.route or (facts.route if facts else None)
     elements = set().union(*(r.narrative_elements for r in rules)) if rules else {"drug_name", "dose", "route"}
     ndc_rule = next((r for r in ctx.rules_on("ndc") if r.ndc_format), None)
     ndc_text = None
@@ -773,6 +793,10 @@ def _units(ctx: _Line) -> None:
 # --- modifiers ---------------------------------------------------------------------------------
 
 def _wastage_rules(ctx: _Line) -> tuple[Rule | None, Rule | None, Rule | None]:
+    return ctx.once("wastage", _wastage_rules_here)
+
+
+def _wastage_rules_here(ctx: _Line) -> tuple[Rule | None, Rule | None, Rule | None]:
     """(JZ rule, JW rule, exemption rule) that govern JW/JZ on this line.
 
     A sourced not_required rule naming JW and JZ (e.g. radiopharmaceuticals) lifts the duty. Where
