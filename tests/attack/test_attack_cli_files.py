@@ -43,7 +43,7 @@ def db(tmp_path_factory) -> Path:
     (b"[" * 1000 + b"]" * 1000, "nested too deeply"),
     (b'{"units": ' + b"9" * 5000 + b"}", "not a usable JSON value"),
     (b"\x00" * 300_000, "longer than 256 KiB"),
-])
+], ids=["not-utf8", "nested", "huge-number", "too-long"])  # fixed ids: pytest-xdist workers must agree
 @pytest.mark.slow
 def test_check_refuses_hostile_input_with_exit_2(db, tmp_path, body, message):
     path = tmp_path / "claims.json"
