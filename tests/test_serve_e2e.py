@@ -32,6 +32,7 @@ def test_serve_answers_json_over_http(server):
 def test_serve_is_immutable_with_limits(server):
     base, _ = server
     _, dbs = get_json(base + "/-/databases.json")
+    dbs = dbs["databases"] if isinstance(dbs, dict) else dbs  # Datasette 1.0 wraps the list
     assert dbs[0]["is_mutable"] is False
     _, settings = get_json(base + "/-/settings.json")
     assert settings["sql_time_limit_ms"] == 3000 and settings["suggest_facets"] is False
