@@ -32,8 +32,7 @@ TOPIC_ORDER = ("coding", "ndc", "narrative", "units", "modifiers", "invoice", "p
 CHECKED_TOPICS = ("coding", "ndc", "narrative", "units", "modifiers", "invoice", "prior_auth")
 REMINDER_TOPICS = ("pricing", "documentation", "submission")
 DENIAL_TOPICS = ("ndc", "narrative", "units")  # a payer silent on these still denies lines that get them wrong
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-TOPIC_RANK = {t: i for i, t in enumerate(TOPIC_ORDER)}
+ORDER = {(s, t): (i, j) for i, s in enumerate(SEVERITIES) for j, t in enumerate(TOPIC_ORDER)}  # sort order
 STATUS_NOTES = {
     "conflicting": "sources disagree on this rule",
     "unconfirmed": "unconfirmed: no source backs this rule yet",
@@ -87,6 +86,10 @@ def check_line(claim: ClaimLine, kb: Knowledge, conn, strict: bool = False) -> d
     for check in CHECKS:
         check(ctx)
     return ctx.result()
+
+
+def _order(finding: dict) -> tuple[int, int]:
+    return ORDER[finding["severity"], finding["topic"]]
 
 
 def _unknown(field: str, value: str, known, what: str) -> ClaimInputError:
@@ -239,8 +242,8 @@ class _Line:
             if key not in seen:
                 seen.add(key)
                 findings.append(f)
-        findings.sort(key=lambda f: (SEVERITY_RANK[f["severity"]], TOPIC_RANK[f["topic"]]))
-        return {"ok": not any(f["severity"] == "error" for f in findings), "findings": findings,
+        findings.sort(key=_order)  # errors first
+        return {"ok": not findings or findings[0]["severity"] != "error", "findings": findings,
                 "normalized": self.normalized}
 
     @property

@@ -97,7 +97,7 @@ class ClaimLine(BaseModel):
     @classmethod
     def _blank_is_absent(cls, data: Any) -> Any:
         # an HTML form sends every field; an empty one means "not given"
-        if isinstance(data, dict):
+        if isinstance(data, dict) and any(v is None or (isinstance(v, str) and not v.strip()) for v in data.values()):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip()) and v is not None}
         return data
 

@@ -66,6 +66,7 @@ TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 ENVELOPE = frozenset(("ISA", "GS", "ST", "SE", "GE", "IEA"))
 KNOWN_837 = {"X222": "837P", "X223": "837I"}
 KNOWN_835 = ("X221",)
+HL_LOOPS = {"20": "2000A", "22": "2000B", "23": "2000C"}  # HL03 level code -> 837 loop
 
 
 class X12Error(Exception):
@@ -232,6 +233,7 @@ def _interchange(raw: list[str], seps: Separators, isa: list[str], number: int, 
     tx: Transaction | None = None
     first = True
     ended = False
+    tags: set[str] = set()  # segment ids already seen well formed
     for piece in raw:
         if first:
             first = False
@@ -252,12 +254,13 @@ def _interchange(raw: list[str], seps: Separators, isa: list[str], number: int, 
             continue
         cut = seg.find(elem)
         tag = (seg if cut < 0 else seg[:cut]).strip()
-        if not TAG.fullmatch(tag):
+        if tag not in tags and not TAG.fullmatch(tag):
             out.errors.append(X12Error(f"{seg[:30]!r} is not a segment (an id of 2 or 3 letters and digits): "
                                        "wrong separators or a damaged file", number))
             if tx is not None:
                 tx = None  # do not read on inside a broken transaction set
             continue
+        tags.add(tag)
         if tag not in ENVELOPE:
             if tx is not None:
                 tx.segments.append(seg)
@@ -435,7 +438,7 @@ def iter_claims_837(tx: Transaction):
             if claim is not None:
                 yield claim
             claim, line = None, None
-            loop = {"20": "2000A", "22": "2000B", "23": "2000C"}.get(level, "2000")
+            loop = HL_LOOPS.get(level, "2000")
             if level == "20":
                 state, payer = None, (None, None)
             elif level == "22":
