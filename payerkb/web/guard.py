@@ -12,7 +12,8 @@ before the view runs:
 2. checks, for every table the route shows data from (ROUTE_TABLES, the one place that says which),
    the same cascade Datasette 0.65 checks before showing that table: view-table, then
    view-database, then view-instance (`datasette.ensure_permissions`), plus execute-sql where a
-   route runs SQL the visitor wrote (none does today). A denial raises datasette.Forbidden, so
+   route runs SQL the visitor wrote (none does today); on Datasette 1.0, the view-table check its
+   own table pages make (`datasette.allowed`). A denial raises datasette.Forbidden, so
    Datasette renders its own 403 page and the `forbidden` plugin hook (a login redirect, say) runs
    as it does for Datasette's pages;
 3. answers HEAD with the page's headers and no body, and OPTIONS (which is not a CORS preflight:
