@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 
 from db import matrix as cells
@@ -324,6 +325,39 @@ def code_list(conn) -> dict:
     return {"codes": codes}
 
 
+_NAMING: dict[tuple, list] = {}  # (database file, code) -> its payers, while that file is served
+
+
+def _database_file(conn) -> tuple | None:
+    """The database file's identity (path, inode, modification time): a rebuilt database is renamed
+    into place, so it is another file. None for an in-memory database."""
+    path = next((row[2] for row in conn.execute("pragma database_list") if row[1] == "main"), "")
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (path, st.st_ino, st.st_mtime_ns) if st else None
+
+
+def _payers_naming(conn, code: str) -> list[tuple[str, str]]:
+    """(payer id, payer type) of every payer with a rule or gap row naming the code, in page order.
+    Asking each of 100,000 payers takes seconds, so the answer is kept while the same database
+    file is served (Datasette serves it immutable)."""
+    file = _database_file(conn)
+    key = (*file, code) if file else None
+    if key in _NAMING:
+        return _NAMING[key]
+    found = [tuple(r) for r in conn.execute("""select p.id, p.payer_type from payers p
+        where exists (select 1 from rules r join rule_codes rc on rc.rule_id = r.id and rc.code = ?
+          where r.payer_id = p.id)
+        order by p.payer_type, p.name""", [code])]
+    if key:
+        if len(_NAMING) >= 64:
+            _NAMING.clear()
+        _NAMING[key] = found
+    return found
+
+
 def code_page(conn, code: str, payer_type: str | None = None, state: str | None = None,
               page: int = 1, today: dt.date | None = None) -> dict | None:
     row = _one(conn, "select * from codes where code = ?", [code.upper()])
@@ -336,18 +370,18 @@ def code_page(conn, code: str, payer_type: str | None = None, state: str | None 
     for alt in alternatives:
         alt["use"] = _code_use(alt)
         alt["path"] = f"/-/codes/{alt['code']}"
-    where, params = _payer_filter(payer_type, state)
-    params = {**params, "the_code": row["code"]}
-    # payers with a rule (or gap row) naming the code: looked up payer by payer (rules by payer_id,
-    # then rule_codes by its key), not by listing every rule of the code
-    names_code = """exists (select 1 from rules r join rule_codes rc on rc.rule_id = r.id and rc.code = :the_code
-        where r.payer_id = p.id)"""
-    total = conn.execute(f"select count(*) from payers p where {names_code} and {where}", params).fetchone()[0]
+    covering = _payers_naming(conn, row["code"])
+    if payer_type or state:
+        where, params = _payer_filter(payer_type, state)
+        kept = {pid for (pid,) in conn.execute(f"select p.id from payers p where {where}", params)}
+        covering = [(pid, kind) for pid, kind in covering if pid in kept]
+    total = len(covering)
     paging = _paging(total, page, CODE_PAGE_PAYERS)
+    offset = paging.pop("offset")
+    on_page = [pid for pid, _ in covering[offset:offset + CODE_PAGE_PAYERS]]
     # the page's payers, each with its matrix row for this code (db/matrix.py decides the cells)
-    payers = matrix_rows(conn, f"""select * from payers p where {names_code} and {where}
-        order by p.payer_type, p.name limit :limit offset :offset""",
-        {**params, "limit": CODE_PAGE_PAYERS, "offset": paging.pop("offset")}, code=row["code"])
+    payers = matrix_rows(conn, """select * from payers p where p.id in (select value from json_each(:ids))
+        order by p.payer_type, p.name""", {"ids": json.dumps(on_page)}, code=row["code"])
     ids = [p["id"] for p in payers]
     full = {p["id"]: _shape_payer(p) for p in _rows(
         conn, "select * from payers where id in (select value from json_each(?))", [json.dumps(ids)])}
@@ -367,8 +401,10 @@ def code_page(conn, code: str, payer_type: str | None = None, state: str | None 
         payer["drug_list_path"] = f"/-/payers/{payer['id']}?code={row['code']}#drugs"
         payer["gaps"] = [r["topic"] for r in own if r["origin"] == "gap"
                          and not (r["topic"] == "prior_auth" and payer["prior_auth"] == cells.DRUG_LIST)]
-    facets = _rows(conn, f"""select p.payer_type as value, count(*) as count from payers p
-        where {names_code} group by p.payer_type order by p.payer_type""", {"the_code": row["code"]})
+    kinds: dict[str, int] = {}
+    for _, kind in _payers_naming(conn, row["code"]):
+        kinds[kind] = kinds.get(kind, 0) + 1
+    facets = [{"value": k, "count": n} for k, n in sorted(kinds.items())]
     return {
         "code": row, "opps": _opps(conn, row), "alternatives": alternatives,
         "filters": {"payer_type": payer_type, "state": state.upper() if state else None},

@@ -51,3 +51,31 @@ async def test_compare_form_lists_payers_as_checkboxes_only_while_they_are_few(d
     assert 'type="checkbox"' not in many.text and '<input id="compare-payers" name="payers"' in many.text
     data = (await ds.client.get("/-/compare.json?payers=medicare-cms,medicare-palmetto-jj")).json()
     assert data["choices"]["payers"] is None and data["choices"]["payer_count"] > 50
+
+
+def test_code_page_payers_are_remembered_per_database_file_not_past_a_rebuild(tmp_path):
+    """The code page keeps the list of payers naming a code while the same file is served; a
+    rebuild (a new file renamed into place) is asked afresh."""
+    import shutil
+    import sqlite3
+    from pathlib import Path
+
+    from db.build import build
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "pages_policies"
+    served = tmp_path / "payerkb.db"
+    build(fixture, served, extra_steps=[])
+    conn = sqlite3.connect(served)
+    assert queries.code_page(conn, "J3590")["payer_count"] == 4
+    conn.close()
+    # the next build: one payer fewer names J3590 (made here by editing a copy), renamed into place
+    nxt = tmp_path / "next.db"
+    shutil.copy(served, nxt)
+    edit = sqlite3.connect(nxt)
+    with edit:
+        edit.execute("delete from rule_codes where rule_id in (select id from rules where payer_id = 'delta-plan')")
+    edit.close()
+    nxt.replace(served)
+    conn = sqlite3.connect(served)
+    data = queries.code_page(conn, "J3590")
+    assert data["payer_count"] == 3 and "delta-plan" not in [p["id"] for p in data["payers"]]
