@@ -106,8 +106,8 @@ def payer_list(conn, payer_type: str | None = None, state: str | None = None, pa
         select p.id, p.name, p.parent_org, p.payer_type, p.states, p.jurisdiction,
           (select count(*) from rules r where r.payer_id = p.id and r.origin != 'gap') as rules,
           (select count(*) from rules r where r.payer_id = p.id and r.origin = 'gap') as gaps
-        from (select * from payers p where {where} order by p.payer_type, p.name
-              limit :limit offset :offset) p order by p.payer_type, p.name""",
+        from payers p where p.id in (select p.id from payers p where {where}
+              order by p.payer_type, p.name limit :limit offset :offset) order by p.payer_type, p.name""",
         {**params, "limit": PAYERS_PAGE_SIZE, "offset": paging.pop("offset")})]
     return {"filters": {"payer_type": payer_type, "state": state}, "payers": payers,
             "payer_count": total, **paging, "facets": _payer_facets(conn)}
@@ -493,8 +493,9 @@ def matrix(conn, payer_type: str | None = None, state: str | None = None, code: 
     where, params = _payer_filter(payer_type, state)
     total = conn.execute(f"select count(*) from payers p where {where}", params).fetchone()[0]
     paging = _paging(total, page or 1, MATRIX_PAGE_SIZE if page else max(total, 1))
-    payers_sql = (f"select * from payers p where {where} order by p.payer_type, p.name "
-                  "limit :limit offset :offset")
+    # the page's ids sorted alone (sorting whole rows of 100,000 payers costs twice as much)
+    payers_sql = (f"select * from payers where id in (select p.id from payers p where {where} "
+                  "order by p.payer_type, p.name limit :limit offset :offset)")
     payers = matrix_rows(conn, payers_sql, {**params, "limit": paging["page_size"], "offset": paging.pop("offset")},
                          code, setting, date)
     return {"filters": {"payer_type": payer_type, "state": state.upper() if state else None,
