@@ -191,27 +191,28 @@ def _insert(db: sqlite_utils.Database, kb: Policies) -> tuple[int, int]:
     )
 
     noc = kb.noc_codes
-    payers, payer_states, rules, rule_codes, rule_sources = [], [], [], [], []
-    by_payer_topic: dict[tuple[str, str], list[dict]] = {}
-
-    def add_rule(row: dict, rule) -> None:
-        rules.append(row)
-        by_payer_topic.setdefault((row["payer_id"], row["topic"]), []).append(row)
-        rule_codes.extend({"rule_id": row["id"], "code": c} for c in (noc if rule.codes == "all" else rule.codes))
-        rule_sources.extend({"rule_id": row["id"], "source_id": r.ref, "locator": r.locator} for r in rule.sources)
-
+    rules = _RuleWriter(db, noc)
+    insert_rows(db, "payers", ({
+        "id": p.id, "name": p.name, "parent_org": p.parent_org, "payer_type": p.payer_type,
+        "states": _json(p.states), "jurisdiction": p.jurisdiction, "website": p.website,
+        "aliases": _json(p.aliases), "includes": _json(p.includes), "note": p.note, "file": located.path,
+    } for located in kb.payers for p in [located.model]))
+    insert_rows(db, "payer_states", ((located.model.id, s) for located in kb.payers for s in dict.fromkeys(located.model.states)),
+                columns=["payer_id", "state"])
+    # (payer, topic) -> [(rule id, setting)] of manual rules, for the scraped rules they shadow
+    manual: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    gaps: list[tuple[schema.Payer, str]] = []
     for located in kb.payers:
         payer = located.model
-        payers.append({
-            "id": payer.id, "name": payer.name, "parent_org": payer.parent_org,
-            "payer_type": payer.payer_type, "states": _json(payer.states),
-            "jurisdiction": payer.jurisdiction, "website": payer.website,
-            "aliases": _json(payer.aliases), "includes": _json(payer.includes),
-            "note": payer.note, "file": located.path,
-        })
-        payer_states.extend({"payer_id": payer.id, "state": s} for s in dict.fromkeys(payer.states))
+        covered = set()
         for rule, rule_file, loc, group_id in effective_rules(kb, located):
-            add_rule(_rule_row(rule, payer, kb, rule_file, loc, group_id, noc=noc), rule)
+            row = _rule_row(rule, payer, kb, rule_file, loc, group_id, noc=noc)
+            if row["origin"] != "scraped":
+                covered.add(rule.topic)
+            if row["origin"] == "manual" and kb.scraped:
+                manual.setdefault((payer.id, rule.topic), []).append((row["id"], row["setting"]))
+            rules.add(row, rule)
+        gaps.extend((payer, topic) for topic in TOPIC_COLUMNS if topic not in covered)
 
     payers_by_id = {p.model.id: p.model for p in kb.payers}
     for scraped in kb.scraped:
@@ -219,24 +220,44 @@ def _insert(db: sqlite_utils.Database, kb: Policies) -> tuple[int, int]:
             payer = payers_by_id[rule.payer_id]
             row = _rule_row(rule, payer, kb, scraped, ("rules", i), None, origin="scraped", noc=noc)
             row["id"] = rule_id(payer.id, f"scraped-{scraped.model.scraper}-{rule.id}")
-            manual = [r for r in by_payer_topic.get((payer.id, rule.topic), [])
-                      if r["origin"] == "manual" and r["setting"] in (rule.setting, "any")]
-            row["shadowed_by"] = manual[0]["id"] if manual else None
-            add_rule(row, rule)
+            shadows = [rid for rid, setting in manual.get((payer.id, rule.topic), []) if setting in (rule.setting, "any")]
+            row["shadowed_by"] = shadows[0] if shadows else None
+            rules.add(row, rule)
 
-    for payer in payers_by_id.values():
-        for topic in TOPIC_COLUMNS:
-            if not any(r["origin"] != "scraped" for r in by_payer_topic.get((payer.id, topic), [])):
-                row = _gap_row(payer, topic, kb, noc=noc)
-                rules.append(row)
-                rule_codes.extend({"rule_id": row["id"], "code": c} for c in noc)
+    for payer, topic in gaps:
+        rules.add(_gap_row(payer, topic, kb, noc=noc), None)
+    rules.flush()
+    return len(payers_by_id), rules.count
 
-    insert_rows(db, "payers", payers)
-    insert_rows(db, "payer_states", payer_states)
-    insert_rows(db, "rules", rules)
-    insert_rows(db, "rule_codes", rule_codes)
-    insert_rows(db, "rule_sources", rule_sources)
-    return len(payers_by_id), len(rules)
+
+class _RuleWriter:
+    """Rows of rules, rule_codes and rule_sources, written in batches as they come (at 100,000
+    payers the rule_codes rows alone would take gigabytes held at once). Each table still gets
+    its rows in the order they were added, and a batch's rules go in before their codes."""
+
+    BATCH = 20_000
+
+    def __init__(self, db: sqlite_utils.Database, noc: list[str]):
+        self.db, self.noc, self.count = db, noc, 0
+        self.rules: list[dict] = []
+        self.codes: list[tuple] = []
+        self.sources: list[tuple] = []
+
+    def add(self, row: dict, rule: schema.Rule | None) -> None:
+        """A rule's row, its codes and sources (rule None: a gap, which covers every NOC code)."""
+        self.rules.append(row)
+        codes = self.noc if rule is None or rule.codes == "all" else rule.codes
+        self.codes.extend((row["id"], c) for c in codes)
+        if rule is not None:
+            self.sources.extend((row["id"], r.ref, r.locator) for r in rule.sources)
+        if len(self.rules) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.count += insert_rows(self.db, "rules", self.rules)
+        insert_rows(self.db, "rule_codes", self.codes, columns=["rule_id", "code"])
+        insert_rows(self.db, "rule_sources", self.sources, columns=["rule_id", "source_id", "locator"])
+        self.rules, self.codes, self.sources = [], [], []
 
 
 def _indexes_and_fts(db: sqlite_utils.Database) -> None:

@@ -12,13 +12,16 @@ from typing import Iterable
 import sqlite_utils
 
 
-def insert_rows(db: sqlite_utils.Database, table: str, rows: Iterable[dict]) -> int:
-    """Insert `rows` (dicts with the same keys, the first row's keys naming the columns); return how many."""
+def insert_rows(db: sqlite_utils.Database, table: str, rows: Iterable, columns: list[str] | None = None) -> int:
+    """Insert `rows` and return how many: dicts with the same keys (the first row's keys name the
+    columns), or tuples in the order of `columns`."""
     rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
         return 0
-    columns = list(rows[0])
+    if columns is None:
+        columns = list(rows[0])
+        rows = [tuple(row[c] for c in columns) for row in rows]
     sql = (f"insert into [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
            f"values ({', '.join('?' for _ in columns)})")
-    db.conn.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
+    db.conn.executemany(sql, rows)
     return len(rows)

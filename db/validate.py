@@ -6,6 +6,10 @@ A build refuses to run while there is any problem.
 from __future__ import annotations
 
 import difflib
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from db import schema
-from db.yamlload import LineDict, LineList, PolicyYAMLError, line_of, load_yaml
+from db.yamlload import LineDict, PolicyYAMLError, compact_line_of, compact_lines, line_of, load_yaml
 from formats.messages import describe
 
 
@@ -29,13 +33,28 @@ class Problem:
 
 @dataclass
 class Located:
-    """A validated model with the file and raw YAML it came from (for line lookups)."""
+    """A validated model with the file it came from, and the lines of what the file holds.
+
+    Only the lines of the file's top two levels are kept (`lines`: a rule's line, an id's line);
+    a line deeper down, wanted only for a problem's message, is found by reading the file again.
+    `raw` (the YAML as read, LineDict) is given instead by callers that have it in hand.
+    """
 
     model: Any
     path: str
-    raw: Any
+    raw: Any = None
+    file: Path | None = None
+    lines: tuple | None = None
 
     def line(self, *loc) -> int:
+        if self.raw is None and self.lines is not None:
+            found = compact_line_of(self.lines, loc)
+            if found is not None:
+                return found
+            try:
+                self.raw = load_yaml(self.file)
+            except PolicyYAMLError:  # changed on disk since it was read: the nearest line known
+                return compact_line_of(self.lines, loc[:1])
         return line_of(self.raw, loc)
 
 
@@ -127,7 +146,44 @@ def _read(path: Path, model: type[BaseModel], problems: list[Problem]) -> Locate
         problems.append(Problem(shown, 1, "the file is empty"))
         return None
     parsed = _validate_model(model, raw, shown, problems)
-    return Located(parsed, shown, raw) if parsed is not None else None
+    return Located(parsed, shown, file=path, lines=compact_lines(raw)) if parsed is not None else None
+
+
+# Files of one folder are read and validated in worker processes when there are this many (the
+# start of the workers costs about what reading 200 files does; the shipped tree reads in-process).
+PARALLEL_FROM = 1000
+MAX_WORKERS = 4
+
+
+def _read_one(job: tuple[Path, type[BaseModel]]) -> tuple[Located | None, list[Problem]]:
+    problems: list[Problem] = []
+    return _read(job[0], job[1], problems), problems
+
+
+def _workers(n_files: int) -> int:
+    if n_files < PARALLEL_FROM:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return min(cores, MAX_WORKERS)
+
+
+def _read_many(paths: list[Path], model: type[BaseModel], problems: list[Problem]):
+    """(path, Located or None) for each path in order, problems added as _read() adds them."""
+    workers = _workers(len(paths))
+    if workers < 2:
+        for path in paths:
+            yield path, _read(path, model, problems)
+        return
+    # fork is quick and safe while this process runs one thread; otherwise start fresh interpreters
+    method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        chunk = max(1, min(200, len(paths) // (workers * 8)))
+        for path, (located, found) in zip(paths, pool.map(_read_one, [(p, model) for p in paths], chunksize=chunk)):
+            problems.extend(found)
+            yield path, located
 
 
 def _register_sources(kb: Policies, located: Located, problems: list[Problem]) -> None:
@@ -173,8 +229,7 @@ def load_policies(root: Path | str = "policies") -> tuple[Policies, list[Problem
             _register_sources(kb, loc, problems)
 
     seen_payers: dict[str, str] = {}
-    for path in sorted((root / "payers").glob("*.yml")):
-        loc = _read(path, schema.Payer, problems)
+    for path, loc in _read_many(sorted((root / "payers").glob("*.yml")), schema.Payer, problems):
         if not loc:
             continue
         if loc.model.id != path.stem:

@@ -229,3 +229,39 @@ def line_of(data: Any, loc: tuple) -> int:
         else:
             break
     return line
+
+
+def compact_lines(data: Any) -> tuple:
+    """The lines line_of() can find at the top two levels of a read file, without the values:
+    (line, {key: (key line, item lines | "mapping" | None)}). A validated file is kept this way
+    (db/validate.py Located): small to hold and to pass between processes."""
+    if not isinstance(data, LineDict):
+        return (getattr(data, "line", 1) or 1, {})
+    keys = {}
+    for key, value in data.items():
+        if isinstance(value, LineList):
+            inner = tuple(value.item_lines)
+        elif isinstance(value, LineDict):
+            inner = "mapping"
+        else:
+            inner = None
+        keys[key] = (data.key_lines[key], inner)
+    return (data.line or 1, keys)
+
+
+def compact_line_of(lines: tuple, loc: tuple) -> int | None:
+    """line_of() over compact_lines(); None when the answer lies deeper (read the file again)."""
+    line, keys = lines
+    if not loc:
+        return line
+    if loc[0] not in keys:
+        return line
+    key_line, inner = keys[loc[0]]
+    if len(loc) == 1 or inner is None:
+        return key_line
+    if inner == "mapping":
+        return None
+    part = loc[1]
+    if not (isinstance(part, int) and 0 <= part < len(inner)):
+        return key_line
+    return inner[part] if len(loc) == 2 else None
