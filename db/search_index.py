@@ -34,6 +34,7 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemmingAnalyzer
 from whoosh.codec import whoosh3 as w3
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.searching import Searcher
+from whoosh.writing import SegmentWriter
 
 from db.leftovers import owner_running
 from db.search_documents import MARK_CLOSE, MARK_OPEN, documents
@@ -245,14 +246,41 @@ def _write_segments(folder: Path, db_path: Path) -> list:
     return [e for _, entries in parts for e in entries]
 
 
+class _Lengths:
+    """A segment's field lengths read a whole column at a time: Whoosh's writer asks for the
+    length of every posting's document, and its reader answers each from disk (40% of the time
+    spent writing posting lists)."""
+
+    def __init__(self, perdoc, doc_count: int):
+        self._perdoc, self._n, self._fields = perdoc, doc_count, {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default=0):
+        lengths = self._fields.get(fieldname)
+        if lengths is None:
+            lengths = self._fields[fieldname] = _lengths_column(self._perdoc, fieldname, self._n).astype(int).tolist()
+        return lengths[docnum] if docnum < len(lengths) else default
+
+    def close(self) -> None:
+        self._perdoc.close()
+
+
+class _SegmentWriter(SegmentWriter):
+    def _flush_segment(self):
+        # SegmentWriter._flush_segment (Whoosh-Reloaded 2.7.5) with the lengths read by _Lengths
+        self.perdocwriter.close()
+        pdr = _Lengths(self.per_document_reader(), self.docnum) if self.codec.length_stats else None
+        self.fieldwriter.add_postings(self.schema, pdr, self.pool.iter_postings())
+        self.fieldwriter.close()
+        if pdr:
+            pdr.close()
+
+
 def _write_segment(folder: str, db_path: str, first: int, stop: int | None):
     """Index documents first..stop (stop None: to the end) into a new segment of the index at
     folder, the way Whoosh's own multiprocessing writer does (a SegmentWriter without the lock,
     finalized; the caller commits the table of contents). Returns (segment or None, entries)."""
-    from whoosh.writing import SegmentWriter
-
     ix = index.open_dir(folder)
-    writer = SegmentWriter(ix, _lk=False, limitmb=128)
+    writer = _SegmentWriter(ix, _lk=False, limitmb=128)
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     entries = []
     try:
@@ -527,6 +555,13 @@ def _field_lengths(reader, fieldname: str, n: int) -> np.ndarray:
                                for sub, _ in reader.leaf_readers()] or [np.zeros(0, np.float32)])
     perdoc = getattr(reader, "_perdoc", None)
     if perdoc is not None and hasattr(perdoc, "_cached_reader"):
+        return _lengths_column(perdoc, fieldname, n)
+    length = reader.doc_field_length
+    return np.fromiter((length(d, fieldname, 0) or 0 for d in range(n)), np.float32, n)
+
+
+def _lengths_column(perdoc, fieldname: str, n: int) -> np.ndarray:
+    if hasattr(perdoc, "_cached_reader"):
         # One read of the whole lengths column (private to Whoosh's W3 codec) instead of a call
         # per document; Whoosh stores each length as one byte.
         column = perdoc._cached_reader(w3._lenfield(fieldname), w3.LENGTHS_COLUMN)
@@ -540,8 +575,7 @@ def _field_lengths(reader, fieldname: str, n: int) -> np.ndarray:
         except AttributeError:
             codes[:] = np.fromiter(column, np.uint8, n)
         return table[codes]
-    length = reader.doc_field_length
-    return np.fromiter((length(d, fieldname, 0) or 0 for d in range(n)), np.float32, n)
+    return np.fromiter((perdoc.doc_field_length(d, fieldname, 0) or 0 for d in range(n)), np.float32, n)
 
 
 def _identity(path: Path):
