@@ -2,6 +2,7 @@
 
     python -m benchmarks.run                  # shipped policies/ + synthetic 1,000 and 10,000 payers
     python -m benchmarks.run --sizes 200 --loadtest-seconds 5 --out /tmp/bench.md   # a quick try
+    python -m benchmarks.run --large 100000 --large-only   # `make bench-100k`: only that section
 
 Every figure in the file comes from the same run: builds (time, peak memory), lookup throughput
 against bare Datasette, the search and check developers' measure() functions, and the load test.
@@ -237,6 +238,125 @@ def run(sizes: list[int], workdir: Path, loadtest_seconds: float, loadtest_clien
     ])
 
 
+LARGE_HEADING = "## Large scale"
+LARGE_PAGES = ("/-/matrix", "/-/payers", "/-/codes", "/-/codes/J3590")
+PAGE_LIMIT_BYTES = 1_000_000
+SEARCH_P95_LARGE_MS = 200
+
+
+def page_sizes(db_path: Path) -> list[list[str]]:
+    """Status, bytes and time of the first page of each of LARGE_PAGES, served as `payerkb serve` serves them."""
+    from payerkb.dev import server
+
+    rows = []
+    port = server.free_port()
+    with server.running(server.payerkb_command(db_path, port), port, timeout=600):
+        for path in LARGE_PAGES:
+            t0 = time.perf_counter()
+            status, body = server.request(port, "GET", path, timeout=600)
+            ms = (time.perf_counter() - t0) * 1000
+            verdict = "meets" if status == 200 and len(body) < PAGE_LIMIT_BYTES else "MISSES"
+            rows.append([f"`{path}`", status, f"{len(body):,}", f"**{len(body) / 1e6:.2f} MB** ({verdict} < 1 MB)",
+                         f"{ms:.0f}"])
+    return rows
+
+
+def _attempt(what: str, fn):
+    """fn()'s result, or the reason it failed (the section says so instead of losing the run)."""
+    _log(what)
+    try:
+        return fn(), None
+    except Exception as exc:  # noqa: BLE001
+        traceback.print_exc()
+        return None, f"{what} failed: {type(exc).__name__}: {exc}"[:400]
+
+
+def large_scale(n: int, workdir: Path) -> str:
+    """The section of docs/benchmarks.md for a large synthetic knowledge base (`make bench-100k`)."""
+    started = time.perf_counter()
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    commit = dict(machine())["commit"]
+    load_start = load_average()
+    t0 = time.perf_counter()
+    tree = generate.generate(n, workdir / f"syn{n}" / "policies")
+    gen_s = time.perf_counter() - t0
+    out = workdir / f"syn{n}" / "payerkb.db"
+    lines = [
+        f"{LARGE_HEADING}: {n:,} payers",
+        "",
+        f"Written by `make bench-100k` (`python -m benchmarks.run --large {n} --large-only`), which replaces "
+        "only this section; a full `make bench` keeps it as it was. Measured on "
+        f"{when} UTC at commit {commit}, load average {load_start} at the start. Generating the tree took "
+        f"{gen_s:.0f} s.",
+        "",
+    ]
+    build, failed = _attempt(f"building {n:,} payers", lambda: bench_build.build_in_child(tree, out))
+    if failed:
+        return "\n".join(lines + [failed, ""])
+    lines += [
+        _table(["payers", "rules (with gaps)", "rule_codes", "build seconds", "peak RSS (MB)", "database (MB)"],
+               [[f"{build.payers:,}", f"{build.rules:,}", f"{build.rule_codes:,}", f"**{build.seconds:.0f}**",
+                 f"**{build.peak_rss_mb:.0f}**", f"{build.db_mb:.0f}"]]),
+        "",
+    ]
+    lookup, failed = _attempt(f"lookup throughput at {n:,} payers", lambda: bench_lookup.measure_lookup(out))
+    if lookup:
+        verdict = "meets" if lookup["ratio"] >= LOOKUP_TARGET else "MISSES"
+        lines += [
+            "Lookup (the canned query of the lookup section above, against bare Datasette's one-row table):",
+            "",
+            _table(["payerkb lookup (req/s)", "bare one-row table (req/s)", f"ratio (target >= {LOOKUP_TARGET})", "errors"],
+                   [[f"{lookup['payerkb_rps']:.0f}", f"{lookup['bare_rps']:.0f}",
+                     f"**{lookup['ratio']:.2f}** ({verdict} >= {LOOKUP_TARGET})", lookup["errors"]]]),
+            "",
+        ]
+    else:
+        lines += [failed, ""]
+
+    def search():
+        from benchmarks import bench_search
+
+        return bench_search.latency_rows(out, f"{n:,} payers", SEARCH_P95_LARGE_MS)
+
+    rows, failed = _attempt(f"search latency at {n:,} payers", search)
+    lines += ["Search (`benchmarks/bench_search.py`, target p95 < 200 ms):", "",
+              _table(["metric", "value"], [list(r) for r in rows]) if rows else failed, ""]
+    pages, failed = _attempt(f"page sizes at {n:,} payers", lambda: page_sizes(out))
+    lines += ["First pages of the list and matrix pages, as `payerkb serve` serves them (target < 1 MB each):", "",
+              _table(["page", "status", "bytes", "size", "ms"], pages) if pages else failed, ""]
+    lines += [f"This section took {(time.perf_counter() - started) / 60:.1f} minutes; load average at its end "
+              f"{load_average()}.", ""]
+    return "\n".join(lines)
+
+
+def splice_large(report: str, section: str | None) -> str:
+    """`report` with its large-scale section replaced by `section` (added at the end if it had none;
+    removed when `section` is None)."""
+    start = report.find(f"\n{LARGE_HEADING}")
+    head, tail = (report, "") if start < 0 else (report[:start + 1], report[start + 1:])
+    if tail:
+        nxt = tail.find("\n## ", 1)
+        tail = "" if nxt < 0 else tail[nxt + 1:]
+    body = head.rstrip("\n") + "\n"
+    if section:
+        body += "\n" + section.rstrip("\n") + "\n"
+    if tail:
+        body += "\n" + tail
+    return body
+
+
+def _existing_large(out: Path) -> str | None:
+    if not out.exists():
+        return None
+    text = out.read_text(encoding="utf-8")
+    start = text.find(f"\n{LARGE_HEADING}")
+    if start < 0:
+        return None
+    section = text[start + 1:]
+    nxt = section.find("\n## ", 1)
+    return section if nxt < 0 else section[:nxt + 1]
+
+
 @click.command()
 @click.option("--sizes", default="1000,10000", show_default=True,
               help="Synthetic knowledge base sizes (payers), comma-separated.")
@@ -246,8 +366,16 @@ def run(sizes: list[int], workdir: Path, loadtest_seconds: float, loadtest_clien
               help="Where to write synthetic trees and databases (default: a temporary folder, removed after).")
 @click.option("--loadtest-seconds", type=click.FloatRange(1, 600), default=30, show_default=True)
 @click.option("--loadtest-clients", type=click.IntRange(1, 64), default=16, show_default=True)
-def main(sizes: str, out: Path, workdir: Path | None, loadtest_seconds: float, loadtest_clients: int):
+@click.option("--large", type=click.IntRange(min=1), default=None, envvar="PAYERKB_BENCH_LARGE",
+              help="Also measure a large synthetic knowledge base of this many payers (build time and peak "
+                   "memory, lookup ratio, search p95, page sizes) [env PAYERKB_BENCH_LARGE].")
+@click.option("--large-only", is_flag=True,
+              help="Measure only the --large knowledge base and replace its section of --out, keeping the rest.")
+def main(sizes: str, out: Path, workdir: Path | None, loadtest_seconds: float, loadtest_clients: int,
+         large: int | None, large_only: bool):
     """Run the benchmarks and write docs/benchmarks.md."""
+    if large_only and not large:
+        raise click.BadParameter("give the size with --large N", param_hint="--large-only")
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
@@ -255,7 +383,13 @@ def main(sizes: str, out: Path, workdir: Path | None, loadtest_seconds: float, l
     if not size_list or min(size_list) < 1:
         raise click.BadParameter("give at least one size of 1 or more", param_hint="--sizes")
     with tempfile.TemporaryDirectory(prefix="payerkb-bench-") as tmp:
-        report = run(size_list, workdir or Path(tmp), loadtest_seconds, loadtest_clients)
+        work = workdir or Path(tmp)
+        section = large_scale(large, work) if large else _existing_large(out)
+        if large_only:
+            report = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
+        else:
+            report = run(size_list, work, loadtest_seconds, loadtest_clients)
+        report = splice_large(report, section)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report, encoding="utf-8")
     click.echo(f"wrote {out}")
