@@ -9,7 +9,7 @@ from test_browser import browser, page, server, shot  # noqa: F401 - the fixture
 pytestmark = pytest.mark.browser
 
 NARROW_PAGES = ["/-/check", "/-/payers", "/-/codes", "/-/codes/J3590", "/-/changes", "/-/matrix",
-                "/-/payers/medicare-palmetto-jj", "/-/compare", "/"]
+                "/-/payers/medicare-palmetto-jj", "/-/compare", "/", "/-/search?q=invoice", "/-/drugs"]
 
 
 @pytest.fixture()
