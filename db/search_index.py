@@ -41,7 +41,7 @@ from db.search_documents import MARK_CLOSE, MARK_OPEN, documents
 
 META_FILE = "payerkb-index.json"
 DOCS_FILE = "payerkb-docs.json"  # DocTable: what ranking needs of every document, read at once
-INDEX_VERSION = 6
+INDEX_VERSION = 7
 
 STEM = StemmingAnalyzer()
 PLAIN = RegexTokenizer() | LowercaseFilter()
@@ -78,21 +78,22 @@ MAX_ANALYSED = 200_000
 SCHEMA = Schema(
     kind=ID(),  # "rule", or "vocabulary" for the one document that only feeds spelling
     rule_id=ID(stored=True, unique=True),
-    payer_id=ID(stored=True, sortable=True),
+    payer_id=ID(stored=True),
     payer_name=STORED(),
     payer=RememberedText(analyzer=PLAIN),  # names are typed as written; stemming made "authoriz*" hit "Authority"
-    place=RememberedText(analyzer=PLAIN),
-    topic_words=RememberedText(analyzer=STEM),
+    place=RememberedText(analyzer=PLAIN, phrase=False),
+    topic_words=RememberedText(analyzer=STEM, phrase=False),
     codes=RememberedKeyword(lowercase=True, scorable=True),
+    # Word positions (for "quoted phrases") only where phrases are typed: names, summaries, drugs.
     summary=RememberedText(analyzer=STEM, stored=True),
-    details=RememberedText(analyzer=STEM),
-    sources=RememberedText(analyzer=STEM),
-    note=RememberedText(analyzer=STEM),
+    details=RememberedText(analyzer=STEM, phrase=False),
+    sources=RememberedText(analyzer=STEM, phrase=False),
+    note=RememberedText(analyzer=STEM, phrase=False),
     drug=RememberedText(analyzer=PLAIN),  # a drug rule's drug: brand, generic name, aliases (as written)
     spell=TEXT(analyzer=PLAIN, phrase=False),
     # filters and facets (exact values)
-    payer_type=ID(stored=True, sortable=True),
-    topic=ID(stored=True, sortable=True),
+    payer_type=ID(stored=True),
+    topic=ID(stored=True),
     footing=ID(),  # sourced / unconfirmed / gap (db.search_documents.footing): ranking tiers
     meta=STORED(),
 )
