@@ -34,13 +34,18 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-# The full suite, on every core (pytest-xdist; each worker builds the shared knowledge base once).
+# pytest-xdist workers: one per core. Each worker collects the suite and builds the shared
+# knowledge base once (~10 s of CPU), so on a machine whose cores are busy with other work
+# WORKERS=0 (one process) finishes sooner.
+WORKERS ?= auto
+
+# The full suite.
 test: install browser
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n $(WORKERS)
 
 # Everything but the tests that start servers or browsers, fuzz or load (a quick loop while editing).
 test-fast: install
-	$(PY) -m pytest -q -n auto -m "not browser and not server and not fuzz and not slow"
+	$(PY) -m pytest -q -n $(WORKERS) -m "not browser and not server and not fuzz and not slow"
 
 # The page and canned-query tests on the newest Datasette 1.0 alpha, in a second venv (.venv-ds1):
 # Datasette and its plugins (datasette-*) as pre-releases, the project's other dependencies as
@@ -69,7 +74,7 @@ $(STAMP1): pyproject.toml
 	touch $(STAMP1)
 
 test-datasette1: $(STAMP1)
-	$(PY1) -m pytest -q -n auto -m "not browser and not fuzz" $(DATASETTE1_TESTS)
+	$(PY1) -m pytest -q -n $(WORKERS) -m "not browser and not fuzz" $(DATASETTE1_TESTS)
 
 bench: install
 	$(PY) -m benchmarks.run
