@@ -125,6 +125,18 @@ if _CSafeLoader is not None:
         yaml_implicit_resolvers = _LineLoader.yaml_implicit_resolvers
         aliases_seen = 0
         depth = 0
+        _scalar_tags: dict = {}  # (text, implicit) -> tag: the same words recur in every file
+
+        def resolve(self, kind, value, implicit):
+            if kind is not yaml.ScalarNode:
+                return super().resolve(kind, value, implicit)
+            key = (value, implicit)
+            tag = self._scalar_tags.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._scalar_tags) < 100_000:
+                    self._scalar_tags[key] = tag
+            return tag
 
         def construct_object(self, node, deep=False):
             if node in self.constructed_objects:
@@ -132,8 +144,18 @@ if _CSafeLoader is not None:
                 if self.aliases_seen > MAX_ALIASES:
                     raise _Unsure
                 return self.constructed_objects[node]
-            if isinstance(node, yaml.ScalarNode):
-                return super().construct_object(node, deep)
+            if type(node) is yaml.ScalarNode:
+                # what SafeConstructor.construct_object does for a scalar, minus its bookkeeping
+                # for nested and recursive nodes (a scalar has none): most nodes are scalars
+                if node.tag == "tag:yaml.org,2002:str":
+                    data = node.value
+                else:
+                    constructor = self.yaml_constructors.get(node.tag)
+                    if constructor is None:
+                        return super().construct_object(node, deep)
+                    data = constructor(self, node)
+                self.constructed_objects[node] = data
+                return data
             self.depth += 1
             if self.depth > MAX_DEPTH:
                 raise _Unsure
