@@ -1,11 +1,15 @@
 """`payerkb validate`: every problem reported as file:line: message, exit 1."""
 from __future__ import annotations
 
+import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from db import validate, yamlload
 from db.validate import load_policies
 from payerkb.cli import cli
 
@@ -142,3 +146,47 @@ def test_cli_validate_ok_on_shipped_policies():
     result = CliRunner().invoke(cli, ["validate"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok: ")
+
+
+# --- the fast paths (issue 17) give the same answers as the plain ones ---------------------------
+
+BAD_INPUTS = Path(__file__).resolve().parent / "bad_inputs"
+
+
+def _corpus_tree(root: Path) -> Path:
+    """The shipped reference vocabulary and every bad payer file of tests/bad_inputs/ at once."""
+    shutil.copytree(Path("policies") / "reference", root / "reference")
+    (root / "payers").mkdir()
+    for bad in sorted(BAD_INPUTS.glob("*.yml")):
+        if bad.name != "cases.yml":
+            shutil.copy(bad, root / "payers" / bad.name)
+    (root / "payers" / "test-payer.yml").write_text(GOOD_PAYER)
+    return root
+
+
+def test_libyaml_and_the_python_loader_report_the_same_problems_and_lines(tmp_path, monkeypatch):
+    tree = _corpus_tree(tmp_path / "policies")
+    with_c = problems_for(tree)
+    assert len(with_c) > 20
+    monkeypatch.setattr(yamlload, "_CSafeLoader", None)  # as on a PyYAML built without libyaml
+    assert problems_for(tree) == with_c
+
+
+def test_rule_lines_kept_for_the_database_are_the_lines_in_the_file(tmp_path):
+    kb, problems = load_policies("policies")
+    assert problems == []
+    for located in kb.payers[:40]:
+        raw = yaml.load(Path(located.path).read_text(encoding="utf-8-sig"), Loader=yamlload._LineLoader)
+        for i, _ in enumerate(located.model.rules):
+            for loc in (("rules", i), ("rules", i, "status"), ("id",), ("sources", 0, "url")):
+                assert located.line(*loc) == yamlload.line_of(raw, loc), (located.path, loc)
+
+
+def test_many_files_read_in_worker_processes_give_the_same_problems(tmp_path, monkeypatch):
+    tree = _corpus_tree(tmp_path / "policies")
+    kb, problems = load_policies(tree)
+    in_process = ([str(p) for p in problems], [(p.path, p.model.id, p.line("rules", 0)) for p in kb.payers])
+    monkeypatch.setattr(validate, "_workers", lambda n: 2)  # as from PARALLEL_FROM files, even on one core
+    kb, problems = load_policies(tree)
+    assert ([str(p) for p in problems], [(p.path, p.model.id, p.line("rules", 0)) for p in kb.payers]) == in_process
+    assert in_process[1], "the good payer file was read"
