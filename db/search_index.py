@@ -339,6 +339,7 @@ class DocTable:
         self.payer_of = np.asarray(payer_of, np.int32)
         self.topic_of = np.asarray(topic_of, np.int16)
         self.group_of = np.asarray(group_of, np.int32)
+        self.group_count = int(self.group_of.max()) + 1 if len(self.group_of) else 0
 
     @staticmethod
     def entry(doc: dict) -> tuple | None:

@@ -119,6 +119,9 @@ def serve(db: Path, metadata: Path, host: str, port: int, do_build: bool):
     click.echo(f"       {url}payerkb/payers.json?_shape=array")
     sys.stdout.flush()
     cmd = datasette_command(db, port, host, metadata)
+    from payerkb.settings import SEARCH_WORKERS_ENV, search_workers_for_serve
+
+    os.environ[SEARCH_WORKERS_ENV] = search_workers_for_serve()
     os.execvp(cmd[0], cmd)
 
 

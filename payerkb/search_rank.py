@@ -112,6 +112,8 @@ class SearchIndex:
             self._masks["code"] = {v.upper(): m for v, m in self._masks["code"].items()}
             self._masks["state"] = {v.upper(): m for v, m in self._masks["state"].items()
                                     if v.upper() in STATE_NAMES}
+            # The same masks as rows of 64-bit words, to count every facet value at once.
+            self._facet_words = {name: _word_matrix(self._masks[name], self._n) for name in FACETS}
             # The words of each searchable field: a query skips words a field does not have.
             self._lexicons = {name: files.lexicon(name) for name in FIELD_BOOSTS}
             self._lengths = {name: files.field_lengths(name) for name in FIELD_BOOSTS}
@@ -218,11 +220,12 @@ class SearchIndex:
             gap_lines = self._gap_lines(gap_order)
             gaps_match_more = bool(positive and len(gap_order) and (
                 total == 0 or matched_clauses[gap_order[0]] > matched_clauses[int(np.argmax(rule_key))]))
-        facet_mask = int.from_bytes(np.packbits(rules, bitorder="little").tobytes(), "little")
-        facets = {
-            name: _counts({value: (facet_mask & m).bit_count() for value, m in self._masks[name].items()})
-            for name in FACETS
-        }
+        words = _words(rules, self._n)
+        facets = {}
+        for name in FACETS:
+            values, matrix = self._facet_words[name]
+            counts = np.bitwise_count(matrix & words).sum(axis=1).tolist() if values else []
+            facets[name] = _counts(dict(zip(values, counts)))
         return Results(hits, total, facets, stale=self.is_stale(), gaps=gap_lines, gap_total=gap_total,
                        gaps_match_more=gaps_match_more)
 
@@ -238,25 +241,26 @@ class SearchIndex:
             if len(reps) >= limit or wanted >= total:
                 break
             wanted = min(wanted * 8, total)  # many copies of the same rules: look further
-        # Every matching copy of the chosen rules, by group, best first within a group.
-        members = np.flatnonzero(rules & np.isin(groups, groups[reps]))
-        members = members[np.lexsort((members, -key[members], groups[members]))]
+        # Every matching copy of the chosen rules: the best-ranked first, then by payer.
+        chosen = np.zeros(self.files.docs.group_count + 1, bool)
+        chosen[groups[reps] + 1] = True  # + 1: the vocabulary document is in group -1
+        members = np.flatnonzero(rules & chosen[groups + 1])
         member_groups = groups[members]
-        starts = np.searchsorted(member_groups, groups[reps], side="left")
-        ends = np.searchsorted(member_groups, groups[reps], side="right")
         hits = []
-        for d, start, end in zip(reps, starts, ends):
-            copies = members[start:end]
+        for d in reps:
+            copies = members[member_groups == groups[d]]
+            listed = [int(d)] + [c for c in copies[:MAX_LISTED_PAYERS].tolist() if c != d][:MAX_LISTED_PAYERS - 1]
             stored = self.files.stored_fields(int(d))
             hit = self._hit(stored, float(scores[d]) if scores is not None else 0.0, summary_terms)
-            hit.payers, hit.rule_ids = self._listed(copies[:MAX_LISTED_PAYERS].tolist())
+            hit.payers, hit.rule_ids = self._listed(listed)
             hit.payer_count = len(copies)
             hits.append(hit)
         return hits
 
-    def _listed(self, docnums) -> tuple[list[tuple[str, str]], list[str]]:
+    def _listed(self, docnums: list[int]) -> tuple[list[tuple[str, str]], list[str]]:
         docs = self.files.docs
-        payers = [docs.payers[docs.payer_of[d]] for d in docnums]
+        payer_of = docs.payer_of[docnums].tolist()
+        payers = [docs.payers[p] for p in payer_of]
         return [(p[0], p[1]) for p in payers], [docs.rule_ids[d] for d in docnums]
 
     def _gap_lines(self, order) -> list[GapLine]:
@@ -421,6 +425,25 @@ def _mask(docnums: np.ndarray, size: int) -> int:
     bits = np.zeros(size, bool)
     bits[docnums] = True
     return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+
+
+def _word_count(size: int) -> int:
+    return (size + 63) // 64
+
+
+def _words(bits: np.ndarray, size: int) -> np.ndarray:
+    """A boolean array as little-endian 64-bit words (padded with zeros)."""
+    packed = np.zeros(_word_count(size) * 8, np.uint8)
+    raw = np.packbits(bits, bitorder="little")
+    packed[: len(raw)] = raw
+    return packed.view("<u8")
+
+
+def _word_matrix(masks: dict[str, int], size: int) -> tuple[list[str], np.ndarray]:
+    values = list(masks)
+    nbytes = _word_count(size) * 8
+    rows = b"".join(masks[v].to_bytes(nbytes, "little") for v in values)
+    return values, np.frombuffer(rows, "<u8").reshape(len(values), _word_count(size)) if values else np.zeros((0, 0), "<u8")
 
 
 def _value_masks(files: IndexFiles, fieldname: str, size: int) -> dict[str, int]:

@@ -25,6 +25,17 @@ SERVE_SETTINGS = {
 }
 
 
+# Smart search runs in this many worker processes beside the server (0: in the server's own
+# threads). Whoosh and the ranking are Python: in a worker they use another core instead of
+# holding the server's GIL. `payerkb serve` sets it for the Datasette it starts.
+SEARCH_WORKERS_ENV = "PAYERKB_SEARCH_WORKERS"
+
+
+def search_workers_for_serve() -> str:
+    """The search worker count `payerkb serve` hands its Datasette: one where there are cores to spare."""
+    return os.environ.get(SEARCH_WORKERS_ENV) or ("1" if (os.cpu_count() or 1) > 1 else "0")
+
+
 def datasette_executable() -> str:
     """The `datasette` of this Python's environment (the venv's), else whichever is on PATH."""
     return shutil.which("datasette", path=os.path.dirname(sys.executable)) or "datasette"

@@ -46,3 +46,38 @@ def test_serve_prints_url_and_what_to_try(server):
     proc.wait(timeout=10)
     out = proc.output()
     assert "payerkb is serving" in out and base in out and "try:" in out
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return kids
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/task"), reason="reads /proc")
+def test_search_runs_in_a_worker_that_leaves_with_the_server(built_db, monkeypatch):
+    import os
+    import signal
+    import time
+
+    monkeypatch.setenv("PAYERKB_SEARCH_WORKERS", "1")
+    with payerkb_serve(built_db) as (base, proc):
+        status, answer = get_json(base + "/-/search.json?q=invoice+threshold+medicaid")
+        assert status == 200 and answer["hits"] and answer["available"]
+        workers = [k for k in _children(proc.pid)
+                   if b"multiprocessing" in open(f"/proc/{k}/cmdline", "rb").read()]
+        assert workers, "the search ran in the server's own threads"
+        os.kill(proc.pid, signal.SIGKILL)  # a killed server leaves no search worker behind
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{w}") for w in workers):
+            time.sleep(0.2)
+        left = [w for w in workers if os.path.exists(f"/proc/{w}")
+                and b"zombie" not in open(f"/proc/{w}/status", "rb").read().lower()]
+        assert not left

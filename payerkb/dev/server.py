@@ -44,7 +44,15 @@ class ServerURL(str):
 
 
 def rss_mb(pid: int) -> float | None:
-    """Resident memory of a process in MB (Linux /proc), None where it cannot be read."""
+    """Resident memory in MB (Linux /proc) of a process and its child processes (the search
+    worker, for a payerkb server), None where it cannot be read."""
+    own = _own_rss_mb(pid)
+    if own is None:
+        return None
+    return own + sum(_own_rss_mb(child) or 0 for child in _children(pid))
+
+
+def _own_rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -52,6 +60,16 @@ def rss_mb(pid: int) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return kids + [grandchild for kid in kids for grandchild in _children(kid)]
 
 
 @contextmanager
