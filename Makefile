@@ -57,6 +57,7 @@ DATASETTE1_TESTS := tests/test_pages.py tests/test_datasette.py tests/test_citiz
 	tests/test_search.py tests/test_search_fts.py tests/test_check_web.py tests/test_answer_cli_web.py \
 	tests/test_answer_page.py tests/test_drugs_pages.py tests/test_x12_web.py tests/test_changes.py \
 	tests/test_changes_feed.py tests/test_changes_rebuild.py \
+	tests/test_matrix_filters.py tests/test_matrix_agree.py tests/test_matrix_paging.py \
 	tests/test_serve_e2e.py
 
 $(STAMP1): pyproject.toml
