@@ -125,7 +125,7 @@ class Knowledge:
         self.ndc_lookups: dict[tuple, tuple] = {}
         self.noc_prices: dict[str, tuple | None] = {}
         self.references: dict[tuple, object] = {}  # payerkb/check_reference.py
-        self.type_rules: dict[tuple, list[Rule]] = {}
+        self.type_rules: dict[str, object] = {}  # topic -> (payer type, code) -> rules, ditto
 
     @staticmethod
     def _sources_by_id(conn) -> dict[str, SourceRef]:
