@@ -6,6 +6,7 @@ A build refuses to run while there is any problem.
 from __future__ import annotations
 
 import difflib
+import functools
 import multiprocessing
 import os
 import threading
@@ -105,9 +106,21 @@ _MESSAGE_KEYS = {
 
 def display_path(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        path = Path(path)
+        cwd = os.getcwd()
+        if path.name in ("", ".", "..") or path.is_symlink():
+            resolved = path.resolve()
+        else:  # a plain file resolves to its resolved folder and its name (one folder, many files)
+            resolved = _resolved(cwd, str(path.parent)) / path.name
+        return str(resolved.relative_to(_resolved(cwd, cwd)))
     except (ValueError, RuntimeError, OSError):  # outside the cwd, or a symlink loop
         return str(path)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(cwd: str, folder: str) -> Path:
+    """`folder` (relative to `cwd`) with its symlinks resolved."""
+    return (Path(cwd) / folder).resolve()
 
 
 def _validate_model(model: type[BaseModel], raw: Any, path: str, problems: list[Problem]):
