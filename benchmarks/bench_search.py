@@ -48,18 +48,23 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-async def _latencies(ds, paths: list[str]) -> tuple[float, list[float]]:
+async def _latencies(ds, paths: list[str], refused: list | None = None) -> tuple[float, list[float]]:
+    """(first request's ms, every later request's ms). Any answer but 200 fails, unless `refused`
+    is given: then (path, status) of such answers are collected there (the FTS5 query can run into
+    the SQL time limit on a large knowledge base)."""
     t0 = time.perf_counter()
     first = await ds.client.get(paths[0])  # opens the index: reported on its own
     first_ms = (time.perf_counter() - t0) * 1000
-    assert first.status_code == 200, first.text[:200]
+    assert first.status_code == 200 or refused is not None, first.text[:200]
     times = []
     for _ in range(ROUNDS):
         for path in paths:
             t0 = time.perf_counter()
             r = await ds.client.get(path)
             times.append((time.perf_counter() - t0) * 1000)
-            assert r.status_code == 200, (path, r.status_code)
+            if r.status_code != 200:
+                assert refused is not None, (path, r.status_code)
+                refused.append((path, r.status_code))
     return first_ms, times
 
 
@@ -70,8 +75,10 @@ def latency_rows(db_path: Path, label: str, target_ms: float) -> list[tuple[str,
     smart = [f"/-/search.json?{urlencode({'q': q})}" for q in words]
     fts = [f"/{db_name}/search.json?_shape=array&{urlencode({'q': q})}" for q in words]
 
+    fts_refused: list = []
+
     async def run():
-        return await _latencies(ds, smart), await _latencies(ds, fts)
+        return await _latencies(ds, smart), await _latencies(ds, fts, fts_refused)
 
     (first, smart_ms), (_, fts_ms) = asyncio.run(run())
     p95 = _percentile(smart_ms, 95)
@@ -81,7 +88,9 @@ def latency_rows(db_path: Path, label: str, target_ms: float) -> list[tuple[str,
         (f"/-/search.json p50 / p95 ({label}, {n} requests)",
          f"{statistics.median(smart_ms):.1f} / **{p95:.1f} ms** ({verdict} p95 < {target_ms} ms)"),
         (f"FTS5 canned query p50 / p95 ({label})",
-         f"{statistics.median(fts_ms):.1f} / {_percentile(fts_ms, 95):.1f} ms"),
+         f"{statistics.median(fts_ms):.1f} / {_percentile(fts_ms, 95):.1f} ms"
+         + (f"; {len(fts_refused)} of {len(fts_ms)} answered {sorted({s for _, s in fts_refused})} "
+            "(the SQL time limit)" if fts_refused else "")),
         (f"first search after start ({label}; opens the index)", f"{first:.0f} ms"),
     ]
 
