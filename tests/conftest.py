@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paths import METADATA, POLICIES
+from paths import METADATA, POLICIES, reference_only_tree
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -56,7 +56,4 @@ def policies_copy(tmp_path) -> Path:
 def policies_reference_only(tmp_path) -> Path:
     """A policies/ tree with the shipped reference/ vocabulary and no payers, groups or drugs:
     a test adds the files it is about, and validating it costs a fraction of the whole tree."""
-    dest = tmp_path / "policies"
-    shutil.copytree(POLICIES / "reference", dest / "reference")
-    (dest / "payers").mkdir()
-    return dest
+    return reference_only_tree(tmp_path)

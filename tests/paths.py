@@ -16,3 +16,14 @@ def shipped_policies():
     from db.validate import load_policies
 
     return load_policies(POLICIES)
+
+
+def reference_only_tree(root: Path) -> Path:
+    """root/policies with the shipped reference/ vocabulary and an empty payers/: a test adds the
+    files it is about (validating and building it costs a fraction of the whole tree)."""
+    import shutil
+
+    dest = root / "policies"
+    shutil.copytree(POLICIES / "reference", dest / "reference")
+    (dest / "payers").mkdir()
+    return dest

@@ -15,7 +15,7 @@ from payerkb.advisor import which_code
 from payerkb.check import check_claim
 from payerkb.claim import ClaimInputError
 
-from paths import FIXTURES, POLICIES
+from paths import FIXTURES, reference_only_tree
 
 KB = FIXTURES / "claims" / "kb"
 
@@ -26,10 +26,8 @@ def kb_db(tmp_path_factory):
     from db.build import build
 
     root = tmp_path_factory.mktemp("check-kb")
-    policies = root / "policies"
-    (policies / "reference").mkdir(parents=True)
-    for ref in (POLICIES / "reference").glob("*.yml"):
-        shutil.copy(ref, policies / "reference" / ref.name)
+    policies = reference_only_tree(root)
+    shutil.rmtree(policies / "payers")
     shutil.copytree(KB / "payers", policies / "payers")
     out = root / "payerkb.db"
     build(policies, out, extra_steps=[])

@@ -7,7 +7,6 @@ silent on units, NDC and narrative, one with rules of its own) and three Medicai
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -17,7 +16,7 @@ from payerkb.check import check_claim
 from payerkb.cli import cli
 from payerkb.x12_check import check_837
 
-from paths import POLICIES
+from paths import reference_only_tree
 
 SOURCE = """\
 sources:
@@ -72,11 +71,7 @@ def kb(tmp_path_factory):
     from db.build import build
 
     root = tmp_path_factory.mktemp("unruled-kb")
-    policies = root / "policies"
-    (policies / "reference").mkdir(parents=True)
-    for ref in (POLICIES / "reference").glob("*.yml"):
-        shutil.copy(ref, policies / "reference" / ref.name)
-    (policies / "payers").mkdir()
+    policies = reference_only_tree(root)
     for pid, (name, kind, rules) in PAYERS.items():
         (policies / "payers" / f"{pid}.yml").write_text(_payer_yaml(pid, name, kind, rules))
     out = root / "payerkb.db"
