@@ -358,14 +358,19 @@ def _suggestion(text: str, corrections: dict[str, str]) -> str | None:
     return clean(out).strip() or None
 
 
+def empty_answer(query: str, message: str | None = None, available: bool = True) -> dict:
+    """The /-/search.json document with nothing found: every key, none filled in."""
+    return {"query": query, "filters": {}, "total": 0, "hits": [], "gaps": [], "gap_total": 0,
+            "facets": {f: {} for f in FILTERS}, "facet_labels": {f: {} for f in FILTERS},
+            "suggestion": None, "expanded": {}, "message": message, "available": available}
+
+
 def search(query: str | None, db_path: Path | str = DEFAULT_DB, *, payer_type=None, topic=None, code=None,
            state=None, limit=DEFAULT_LIMIT, with_pieces: bool = False) -> dict:
     """Ranked rules for a query, as the /-/search.json document. Never raises for bad input: what
     went wrong is in "message". with_pieces adds each hit's snippet as (text, matched) pairs."""
     text = clean(query).strip()
-    answer = {"query": text, "filters": {}, "total": 0, "hits": [], "gaps": [], "gap_total": 0,
-              "facets": {f: {} for f in FILTERS}, "facet_labels": {f: {} for f in FILTERS},
-              "suggestion": None, "expanded": {}, "message": None, "available": True}
+    answer = empty_answer(text)
     limit, limit_message = check_limit(limit)
     filters, problem = check_filters({"payer_type": payer_type, "topic": topic, "code": code, "state": state})
     answer["filters"] = filters

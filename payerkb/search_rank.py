@@ -211,11 +211,9 @@ class SearchIndex:
                        + np.minimum(final, 99_999.0))
                 rule_key = np.where(rules, key, 0.0)
                 gap_order = _top(np.where(gaps, key, 0.0), min(MAX_GAP_ROWS, gap_total))
-            else:  # filters only: by payer and topic (document order)
-                rule_key = None
-                gap_order = np.flatnonzero(gaps)[:MAX_GAP_ROWS]
-            if rule_key is None:
+            else:  # filters only: by payer and topic (document order: the lower, the higher)
                 rule_key = np.where(rules, -np.arange(self._n, dtype=np.float64) - 1.0, -np.inf)
+                gap_order = np.flatnonzero(gaps)[:MAX_GAP_ROWS]
             hits = self._merged_hits(rules, rule_key, total, final if positive else None, summary_terms, limit)
             gap_lines = self._gap_lines(gap_order)
             gaps_match_more = bool(positive and len(gap_order) and (

@@ -5,81 +5,20 @@ missing search index comes back as a message (see payerkb.search.search), never 
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
-import os
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from urllib.parse import urlencode
 
 from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 
-from payerkb.search import FILTERS, search
-from payerkb.settings import SEARCH_WORKERS_ENV
+from payerkb.search import FILTERS, empty_answer
+from payerkb.search_worker import run_search
 from payerkb.web.guard import served_database
 
 log = logging.getLogger(__name__)
 PARAMS = ("q",) + FILTERS + ("limit",)
 FACET_TITLES = {"payer_type": "Payer type", "topic": "Topic", "code": "Code", "state": "State"}
-
-
-_pool: ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _workers() -> int:
-    try:
-        return max(0, min(4, int(os.environ.get(SEARCH_WORKERS_ENV, "0") or 0)))
-    except ValueError:
-        return 0
-
-
-def _search_pool(workers: int) -> ProcessPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            # spawn, not fork: the server has threads (and an event loop) a fork would copy mid-way
-            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_leave_with_server, initargs=(os.getpid(),))
-        return _pool
-
-
-def _leave_with_server(server_pid: int) -> None:
-    """In a worker: exit when the server process is gone (killed servers leave no workers)."""
-    def watch():
-        while os.getppid() == server_pid:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="payerkb-search-parent-watch").start()
-
-
-def _drop_pool(broken: ProcessPoolExecutor) -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is broken:
-            _pool = None
-    broken.shutdown(wait=False, cancel_futures=True)
-
-
-async def _run(fn, *args, **kwargs):
-    """fn(*args, **kwargs) off the event loop: in a search worker process when the server has
-    them (settings.SEARCH_WORKERS_ENV), else in a thread. A worker that died is replaced, and that
-    search runs in a thread."""
-    workers = _workers()
-    if workers:
-        pool = _search_pool(workers)
-        try:
-            return await asyncio.wrap_future(pool.submit(fn, *args, **kwargs))
-        except BrokenProcessPool:
-            log.warning("a search worker died; starting another")
-            _drop_pool(pool)
-    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def _database(datasette):
@@ -95,17 +34,14 @@ async def _answer(datasette, request) -> tuple[str | None, dict]:
     args = {name: request.args.get(name) for name in PARAMS}
     db_name, db_path = _database(datasette)
     if db_path is None:
-        return None, {"query": args["q"] or "", "filters": {}, "total": 0, "hits": [],
-                      "facets": {f: {} for f in FILTERS}, "suggestion": None, "expanded": {},
-                      "message": "No database is being served.", "available": False}
+        return None, empty_answer(args["q"] or "", "No database is being served.", available=False)
     try:
-        answer = await _run(search, args["q"], db_path, payer_type=args["payer_type"], topic=args["topic"],
-                            code=args["code"], state=args["state"], limit=args["limit"])
+        answer = await run_search(args["q"], db_path, payer_type=args["payer_type"], topic=args["topic"],
+                                  code=args["code"], state=args["state"], limit=args["limit"])
     except Exception:  # the page must answer even when something unforeseen breaks
         log.exception("search failed for %r", args)
-        answer = {"query": args["q"] or "", "filters": {}, "total": 0, "hits": [],
-                  "facets": {f: {} for f in FILTERS}, "suggestion": None, "expanded": {},
-                  "message": "Search failed unexpectedly; the error is in the server log.", "available": False}
+        answer = empty_answer(args["q"] or "", "Search failed unexpectedly; the error is in the server log.",
+                              available=False)
     for hit in answer["hits"]:
         table = "drug_rules" if hit.get("kind") == "drug_rule" else "rules"
         hit["rule_url"] = datasette.urls.row(db_name, table, tilde_encode(hit["rule_id"]))
